@@ -1,0 +1,55 @@
+"""Seeds, deterministic algorithms and the device a check trains on."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import torch
+
+CPU_THREADS = 2
+
+
+def configure() -> None:
+    """Deterministic kernels, TF32 off, a fixed number of CPU threads."""
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    torch.set_num_threads(CPU_THREADS)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (every device)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def pick_device(requested: str | None = None) -> torch.device:
+    """CUDA, then MPS, then CPU; `requested` ('cpu', 'cuda', 'cuda:1', 'mps') overrides."""
+    if requested and requested != "auto":
+        device = torch.device(requested)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError(f"--device {requested}: CUDA is not available on this machine")
+        if device.type == "mps" and not torch.backends.mps.is_available():
+            raise RuntimeError(f"--device {requested}: MPS is not available on this machine")
+        return device
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def describe_device(device: torch.device) -> str:
+    """'CUDA: NVIDIA H100 80GB HBM3 (79.1 GiB)', 'MPS', or 'CPU, 2 threads'."""
+    if device.type == "cuda":
+        props = torch.cuda.get_device_properties(device)
+        return f"CUDA: {props.name} ({props.total_memory / 2**30:.1f} GiB)"
+    if device.type == "mps":
+        return "MPS (Apple GPU)"
+    return f"CPU, {torch.get_num_threads()} threads"

@@ -1,0 +1,65 @@
+"""The JSON-lines protocol between a check's child process and the runner.
+
+The child writes one JSON object per line on a dedicated pipe (never stdout,
+which belongs to the learner's prints). Every object has an "event" key.
+This module is shared by both sides and imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TextIO
+
+STARTED = "started"  # day, checks [{name, task}], device, device_name, seed, torch
+CHECK_STARTED = "check_started"  # name, index
+CHECK = "check"  # name, task, status, message, seconds
+METRIC = "metric"  # check, name, value, threshold, higher_is_better
+CURVE = "curve"  # check, name, step, value
+OUTPUT = "output"  # text (added by the parent from the child's stdout/stderr)
+DONE = "done"  # passed, failed
+FINISHED = "finished"  # added by the parent: the whole RunResult as a dict
+ERROR = "error"  # message: the run could not happen (bad device, broken check script)
+
+# Status of one named check.
+PASSED = "passed"
+FAILED = "failed"
+NOT_IMPLEMENTED = "not_implemented"
+SKIPPED = "skipped"
+
+
+def encode(event: str, **fields: Any) -> str:
+    """One event as a single JSON line (non-finite floats become null)."""
+    return json.dumps({"event": event, **fields}, default=_fallback, allow_nan=False) + "\n"
+
+
+def _fallback(value: Any) -> Any:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def write(stream: TextIO, event: str, **fields: Any) -> None:
+    """Write one event and flush, so the parent sees it live."""
+    try:
+        line = encode(event, **fields)
+    except ValueError:  # NaN or inf somewhere: send them as strings
+        clean = {k: (_finite_or_str(v)) for k, v in fields.items()}
+        line = encode(event, **clean)
+    stream.write(line)
+    stream.flush()
+
+
+def _finite_or_str(value: Any) -> Any:
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return str(value)
+    return value
+
+
+def decode(line: str) -> dict[str, Any] | None:
+    """Parse one line; None for anything that is not an event object."""
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        return None
+    return obj if isinstance(obj, dict) and "event" in obj else None
