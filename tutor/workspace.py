@@ -1,0 +1,115 @@
+"""The learner's workspace: their own copies of the exercises, and `.dltutor/` for progress.
+
+A learner's file is never overwritten, except by `reset`, which first keeps a backup.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tutor.course import Course, Lesson
+
+STATE_DIR = ".dltutor"
+README = """\
+This folder is your dltutor workspace: one folder per day with your exercise files.
+Edit them in any editor, then run `dltutor check <day>` (or press c in `dltutor start`).
+Your progress is in .dltutor/progress.db; backups from `dltutor reset` are in .dltutor/backups/.
+"""
+
+
+def default_home() -> Path:
+    """`DLTUTOR_HOME`, else ~/dltutor."""
+    env = os.environ.get("DLTUTOR_HOME")
+    return Path(env).expanduser() if env else Path.home() / "dltutor"
+
+
+@dataclass
+class Workspace:
+    root: Path
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / STATE_DIR
+
+    @property
+    def db_path(self) -> Path:
+        return self.state_dir / "progress.db"
+
+    @property
+    def backups(self) -> Path:
+        return self.state_dir / "backups"
+
+    def exists(self) -> bool:
+        return self.state_dir.is_dir()
+
+    def day_dir(self, lesson: Lesson) -> Path:
+        return self.root / lesson.id
+
+    def exercise_path(self, lesson: Lesson, name: str | None = None) -> Path:
+        """The learner's copy of an exercise file (the first one by default)."""
+        return self.day_dir(lesson) / (name or lesson.exercise.files[0])
+
+    def missing_files(self, lesson: Lesson) -> list[Path]:
+        return [p for p in (self.exercise_path(lesson, f) for f in lesson.exercise.files) if not p.is_file()]
+
+    def init(self, course: Course) -> list[Path]:
+        """Create the workspace and copy in every starter not yet there; returns the copied files."""
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        readme = self.root / "README.txt"
+        if not readme.exists():
+            readme.write_text(README, encoding="utf-8")
+        copied = []
+        for lesson in course.lessons:
+            copied += self.ensure_day(course, lesson)
+        return copied
+
+    def ensure_day(self, course: Course, lesson: Lesson) -> list[Path]:
+        """Copy a day's starters that the learner does not have yet (never overwrites)."""
+        copied = []
+        target = self.day_dir(lesson)
+        for name in lesson.exercise.files:
+            dest = target / name
+            if dest.exists():
+                continue
+            target.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(course.exercise_dir(lesson) / name, dest)
+            copied.append(dest)
+        return copied
+
+    def reset(self, course: Course, lesson: Lesson) -> Path | None:
+        """Restore the day's starters; the learner's current files go to a backup folder first.
+
+        Returns the backup folder, or None when there was nothing to back up.
+        """
+        backup = None
+        present = [self.exercise_path(lesson, f) for f in lesson.exercise.files]
+        present = [p for p in present if p.exists()]
+        if present:
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            backup = self.backups / f"{lesson.id}-{stamp}"
+            n = 1
+            while backup.exists():
+                n += 1
+                backup = self.backups / f"{lesson.id}-{stamp}-{n}"
+            backup.mkdir(parents=True)
+            for path in present:
+                shutil.copy2(path, backup / path.name)
+        for name in lesson.exercise.files:
+            dest = self.exercise_path(lesson, name)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(course.exercise_dir(lesson) / name, dest)
+        return backup
+
+
+def open_workspace(course: Course, root: Path | None = None) -> tuple[Workspace, list[Path]]:
+    """The workspace at `root` (or the default), created on first use.
+
+    Returns it with the list of starter files copied now (non-empty on first use or
+    when the course gained lessons), so the front end can say so.
+    """
+    ws = Workspace((root or default_home()).resolve())
+    return ws, ws.init(course)
