@@ -21,10 +21,29 @@ Your progress is in .dltutor/progress.db; backups from `dltutor reset` are in .d
 """
 
 
+def config_file() -> Path:
+    """Where `dltutor init DIR` remembers the workspace ($XDG_CONFIG_HOME/dltutor/workspace)."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "dltutor" / "workspace"
+
+
 def default_home() -> Path:
-    """`DLTUTOR_HOME`, else ~/dltutor."""
+    """`DLTUTOR_HOME`, else the folder `dltutor init DIR` remembered, else ~/dltutor."""
     env = os.environ.get("DLTUTOR_HOME")
-    return Path(env).expanduser() if env else Path.home() / "dltutor"
+    if env:
+        return Path(env).expanduser()
+    try:
+        remembered = config_file().read_text(encoding="utf-8").strip()
+    except OSError:
+        remembered = ""
+    return Path(remembered) if remembered else Path.home() / "dltutor"
+
+
+def remember(root: Path) -> None:
+    """Make `root` the default workspace for later commands."""
+    path = config_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(str(root.resolve()) + "\n", encoding="utf-8")
 
 
 @dataclass
@@ -68,9 +87,15 @@ class Workspace:
         return copied
 
     def ensure_day(self, course: Course, lesson: Lesson) -> list[Path]:
-        """Copy a day's starters that the learner does not have yet (never overwrites)."""
+        """Copy a day's starters into a day folder made now (never touches an existing one).
+
+        A file the learner deleted from an existing day stays deleted: the check says so
+        and `reset` restores it.
+        """
         copied = []
         target = self.day_dir(lesson)
+        if target.exists():
+            return copied
         for name in lesson.exercise.files:
             dest = target / name
             if dest.exists():

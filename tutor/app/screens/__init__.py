@@ -1,0 +1,1 @@
+"""Screens: main (tree, lesson, check), progress, help."""

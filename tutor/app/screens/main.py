@@ -1,0 +1,491 @@
+"""The main screen: course tree, lesson pane, check pane, and every per-day action.
+
+Checks run in a thread worker that iterates CheckRun.events() and posts messages
+back here; the worker never touches a widget. Watch mode polls the exercise files'
+mtimes in a timer (no inotify needed), debounces, and coalesces saves during a run.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import traceback
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Container, Horizontal
+from textual.screen import Screen
+from textual.widgets import Footer, Tree
+
+from tutor.app.dialogs import ConfirmDialog, MessageDialog, SolutionDialog
+from tutor.app.format import short_path, task_marks
+from tutor.app.messages import CheckEvent, CheckRecorded, DeviceProbed
+from tutor.app.widgets.check_panel import CheckPanel
+from tutor.app.widgets.course_tree import CourseTree
+from tutor.app.widgets.lesson_view import LessonView
+from tutor.app.widgets.top_bar import TopBar
+from tutor.course import DayEntry, Lesson
+from tutor.editor import NoEditor, find_editor
+from tutor.runner import CheckRun
+from tutor.session import SolutionLocked, Tutor
+
+WATCH_LABEL = "◉ watching (polling)"
+
+
+class MainScreen(Screen[None]):
+    """Everything a learner does on one day happens here."""
+
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
+
+    BINDINGS = [
+        Binding("c", "check", "Check"),
+        Binding("x", "cancel", "Cancel"),
+        Binding("escape", "cancel", "Cancel", show=False),
+        Binding("e", "edit", "Edit"),
+        Binding("w", "watch", "Watch"),
+        Binding("h", "hint", "Hint"),
+        Binding("s", "solution", "Solution", show=False),
+        Binding("r", "reset", "Reset", show=False),
+        Binding("n", "next_day", "Next day", show=False),
+        Binding("v", "switch_view", "Lesson/Check"),
+        Binding("t", "toggle_tree", "Tree"),
+    ]
+
+    def __init__(self, day: str | None = None) -> None:
+        super().__init__()
+        self.start_day = day
+        self.entry: DayEntry | None = None
+        self.run: CheckRun | None = None
+        self.run_id = 0
+        self.run_day = ""
+        self.watching = False
+        self._watch_timer = None
+        self._snapshot: dict[str, tuple[int, int] | None] = {}
+        self._changed_at: float | None = None
+        self._queued = False
+
+    @property
+    def tutor(self) -> Tutor:
+        return self.app.tutor  # type: ignore[attr-defined]
+
+    # -- layout -----------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield TopBar(short_path(self.tutor.workspace.root), id="topbar")
+        with Horizontal(id="body"):
+            yield CourseTree(self.tutor.course, id="tree")
+            with Container(id="panes"):
+                yield LessonView(id="lesson")
+                yield CheckPanel(id="check")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        tree = self.query_one(CourseTree)
+        day = self.start_day or self._next_day_id()
+        tree.build(self._statuses(), day)
+        if day:
+            self.open_day(day)
+            tree.focus_day(day)
+        tree.focus()
+        store_notice = getattr(self.tutor.store, "notice", "")
+        if store_notice:
+            self.notify(store_notice, severity="warning", timeout=10)
+        if self.tutor.first_use:
+            self.notify(f"Your workspace is {short_path(self.tutor.workspace.root)}: "
+                        f"{len(self.tutor.copied)} starter files copied there.", timeout=8)
+        self.call_after_refresh(self._start_probe)
+
+    def _next_day_id(self) -> str | None:
+        lesson = self.tutor.next_day()
+        if lesson is not None:
+            return lesson.id
+        days = self.tutor.course.days
+        return days[0].id if days else None
+
+    # -- days -------------------------------------------------------------------------
+    def _statuses(self, summary: dict | None = None) -> dict[str, str]:
+        summary = self.tutor.progress() if summary is None else summary
+        return {d.id: self.tutor.status(d, summary) for d in self.tutor.course.days}
+
+    @property
+    def lesson(self) -> Lesson | None:
+        return self.entry.lesson if self.entry else None
+
+    def open_day(self, day: str) -> None:
+        """Show a day in the lesson and check panes (the tree cursor follows)."""
+        entry = self.tutor.course.entry(day)
+        if entry.lesson is not None:
+            self.tutor.lesson(entry.id)  # copies its starters if the workspace lacks them
+        self.entry = entry
+        self.query_one(TopBar).set(day=f"{entry.id} {entry.title}")
+        self.refresh_day()
+        tree = self.query_one(CourseTree)
+        if tree.cursor_node is None or tree.cursor_node.data is None or tree.cursor_node.data.id != day:
+            tree.focus_day(day)
+        if self.watching:
+            self._snapshot = self._take_snapshot()
+            self._changed_at = None
+
+    def refresh_day(self) -> None:
+        """Redraw marks, the lesson's tasks and (when idle) the check pane from the store."""
+        if self.entry is None:
+            return
+        summary = self.tutor.progress()
+        statuses = self._statuses(summary)
+        self.query_one(CourseTree).update_marks(statuses, self.entry.id)
+        lesson = self.entry.lesson
+        attempts = self.tutor.store.attempts(self.entry.id, limit=20) if lesson else []
+        judged = next((a for a in attempts if a["verdict"] != "interrupted"), None)
+        marks = task_marks(judged["checks"]) if judged else {}
+        exercise = self.tutor.exercise_path(lesson) if lesson else None
+        hints = self.tutor.shown_hints(lesson) if lesson else []
+        self.query_one(LessonView).show(self.entry, statuses[self.entry.id], exercise, marks, hints)
+        panel = self.query_one(CheckPanel)
+        if not panel.running and (panel.day != self.entry.id or not self.run_day):
+            panel.show_idle(self.entry.id, attempts[0] if attempts else None, written=lesson is not None)
+
+    def on_tree_node_selected(self, event: Tree.NodeSelected) -> None:
+        entry = event.node.data
+        if isinstance(entry, DayEntry):
+            event.stop()
+            self.open_day(entry.id)
+            self.remove_class("-show-check")
+
+    def action_next_day(self) -> None:
+        day = self._next_day_id()
+        if day is None:
+            return
+        if self.entry is not None and day == self.entry.id:
+            self.notify(f"{day} is already the next day to do.")
+        self.open_day(day)
+
+    # -- check ------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cancel":
+            return self.run is not None
+        return True
+
+    def action_check(self) -> None:
+        lesson = self.lesson
+        if lesson is None:
+            self.notify("This day's lesson is not written yet: nothing to check.", severity="warning")
+            return
+        if self.run is not None:
+            self.notify(f"A check of {self.run_day} is already running; x cancels it.", severity="warning")
+            return
+        self.start_check()
+
+    def start_check(self, reason: str = "") -> None:
+        """Start a run of the current day's check in a thread worker."""
+        lesson = self.lesson
+        if lesson is None or self.run is not None:
+            return
+        panel = self.query_one(CheckPanel)
+        try:
+            run = self.tutor.check_run(lesson, device=self.app.device)  # type: ignore[attr-defined]
+        except Exception as exc:  # a broken course install must not take the app down
+            panel.fail_to_run(f"{type(exc).__name__}: {exc}")
+            return
+        self.run_id += 1
+        self.run, self.run_day = run, lesson.id
+        panel.begin(lesson.id, reason)
+        self.add_class("-show-check")
+        self.refresh_bindings()
+        self.run_worker(partial(_run_check, self, run, self.run_id, lesson.id, self.tutor), thread=True,
+                        group="check", name=f"check {lesson.id}", exit_on_error=False)
+
+    def on_check_event(self, message: CheckEvent) -> None:
+        message.stop()
+        if message.run_id != self.run_id:
+            return
+        event = message.event
+        self.query_one(CheckPanel).apply(event)
+        if event.get("event") == "started" and event.get("device_name"):
+            self.query_one(TopBar).set(device=event["device_name"])
+
+    def on_check_recorded(self, message: CheckRecorded) -> None:
+        message.stop()
+        if message.run_id != self.run_id:
+            return
+        self.run = None
+        panel = self.query_one(CheckPanel)
+        if message.result is None:
+            panel.fail_to_run(message.error)
+        else:
+            if panel.running:  # no 'finished' event came through
+                panel.finish(message.result)
+            if message.error:
+                self.notify(message.error, severity="warning")
+            verdict = message.result.get("verdict")
+            if verdict == "passed":
+                self.notify(f"{message.day} passed ✓", title="Check passed")
+        self.refresh_bindings()
+        self.refresh_day()
+        if self._queued:
+            self._queued = False
+            if self.watching:
+                self.start_check(reason="re-run: you saved during the last run")
+
+    def action_cancel(self) -> None:
+        if self.run is not None:
+            self.run.cancel()
+            self.notify("Cancelling the check…")
+
+    def cancel_run(self) -> None:
+        """Used on quit: stop the child process group, if any."""
+        if self.run is not None:
+            self.run.cancel()
+
+    # -- watch ------------------------------------------------------------------------
+    def action_watch(self) -> None:
+        self.set_watch(not self.watching)
+
+    def set_watch(self, on: bool) -> None:
+        self.watching = on
+        bar = self.query_one(TopBar)
+        if on:
+            self._snapshot = self._take_snapshot()
+            self._changed_at = None
+            interval = self.app.watch_interval  # type: ignore[attr-defined]
+            if self._watch_timer is None:
+                self._watch_timer = self.set_interval(interval, self.poll_files)
+            else:
+                self._watch_timer.resume()
+            bar.set(watching=WATCH_LABEL)
+            self.notify(f"Watching: the check re-runs when you save (polling every {interval:g} s).")
+        else:
+            if self._watch_timer is not None:
+                self._watch_timer.pause()
+            self._queued = False
+            bar.set(watching="")
+            self.notify("Stopped watching.")
+
+    def _take_snapshot(self) -> dict[str, tuple[int, int] | None]:
+        lesson = self.lesson
+        if lesson is None:
+            return {}
+        snap: dict[str, tuple[int, int] | None] = {}
+        for name in lesson.exercise.files:
+            path = self.tutor.workspace.exercise_path(lesson, name)
+            try:
+                st = path.stat()
+                snap[name] = (st.st_mtime_ns, st.st_size)
+            except OSError:
+                snap[name] = None
+        return snap
+
+    def poll_files(self) -> None:
+        """Timer tick: note a change, and run once the files have been quiet for the debounce."""
+        if not self.watching:
+            return
+        snap = self._take_snapshot()
+        if snap != self._snapshot:
+            self._snapshot = snap
+            self._changed_at = time.monotonic()
+            return
+        debounce = self.app.watch_debounce  # type: ignore[attr-defined]
+        if self._changed_at is None or time.monotonic() - self._changed_at < debounce:
+            return
+        self._changed_at = None
+        if self.lesson is None:
+            return
+        if self.run is not None:
+            self._queued = True  # every save during a run becomes one re-run after it
+            self.notify("Saved: the check runs again when this one ends.")
+        else:
+            self.start_check(reason="started because you saved")
+
+    # -- edit -------------------------------------------------------------------------
+    def action_edit(self) -> None:
+        lesson = self.lesson
+        if lesson is None:
+            self.notify("This day's lesson is not written yet: nothing to edit.", severity="warning")
+            return
+        path = self.tutor.exercise_path(lesson)
+        if not path.exists():
+            self.app.push_screen(MessageDialog("The exercise file is missing",
+                                               f"{path} is not there. Press r to restore the starter."))
+            return
+        try:
+            editor = find_editor(self.app.edit_cmd)  # type: ignore[attr-defined]
+        except NoEditor as exc:
+            self.app.push_screen(MessageDialog("No editor", f"{exc}\n\nYour exercise file is:\n{path}"))
+            return
+        argv = editor.for_file(path)
+        if not editor.terminal:
+            self._open_gui(argv, path)
+            return
+        from textual.app import SuspendNotSupported
+
+        try:
+            with self.app.suspend():
+                code = subprocess.call(argv)
+        except SuspendNotSupported:
+            self.app.push_screen(MessageDialog(
+                "Cannot open a terminal editor here",
+                f"This terminal cannot hand itself to {argv[0]}. Edit the file elsewhere:\n{path}\n\n"
+                "Then press c to check (or w to re-check on every save)."))
+            return
+        except OSError as exc:
+            self.app.push_screen(MessageDialog("The editor did not start", f"{' '.join(argv)}: {exc}"))
+            return
+        if code != 0:
+            self.notify(f"{argv[0]} exited with code {code}.", severity="warning")
+        self.refresh_day()
+        if not self.watching:
+            self.notify("Back from the editor: c checks your file.")
+
+    def _open_gui(self, argv: list[str], path: Path) -> None:
+        try:
+            subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+        except OSError as exc:
+            self.app.push_screen(MessageDialog("The editor did not start", f"{' '.join(argv)}: {exc}"))
+            return
+        self.notify(f"Opened in {Path(argv[0]).name}: {path}\nc checks it; w re-checks on every save.",
+                    timeout=8)
+
+    # -- hints, solution, reset -------------------------------------------------------
+    def action_hint(self) -> None:
+        lesson = self.lesson
+        if lesson is None:
+            return
+        total = len(lesson.exercise.hints)
+        if not total:
+            self.app.push_screen(MessageDialog("No hints", f"{lesson.id} has no hints."))
+            return
+        hint = self.tutor.next_hint(lesson)
+        if hint is None:
+            self.app.push_screen(MessageDialog(
+                "No more hints", f"You have seen all {total} hints for {lesson.id}; they are listed under "
+                "the exercise in the lesson pane. s shows the reference solution."))
+            return
+        self.app.push_screen(MessageDialog(f"Hint {hint.index + 1} of {hint.total} · {lesson.id}", hint.text))
+        self.refresh_day()
+
+    def action_solution(self) -> None:
+        lesson = self.lesson
+        if lesson is None:
+            return
+        try:
+            files = self.tutor.solution(lesson)
+        except SolutionLocked:
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    self._show_solution(lesson, force=True)
+
+            self.app.push_screen(ConfirmDialog(
+                "Show the solution?",
+                f"You have not passed {lesson.id} yet. The solution opens by itself after your first pass; "
+                "a hint (h) teaches more. Show it anyway?", yes="Show it", no="Not yet"), answered)
+            return
+        except OSError as exc:
+            self.app.push_screen(MessageDialog("No solution", str(exc)))
+            return
+        self.app.push_screen(SolutionDialog(lesson.id, files))
+
+    def _show_solution(self, lesson: Lesson, force: bool) -> None:
+        try:
+            files = self.tutor.solution(lesson, force=force)
+        except (OSError, SolutionLocked) as exc:
+            self.app.push_screen(MessageDialog("No solution", str(exc)))
+            return
+        self.app.push_screen(SolutionDialog(lesson.id, files, note="Peeked before a pass."))
+
+    def action_reset(self) -> None:
+        lesson = self.lesson
+        if lesson is None:
+            return
+        if self.run is not None and self.run_day == lesson.id:
+            self.notify("A check of this day is running; cancel it (x) before resetting.", severity="warning")
+            return
+        folder = short_path(self.tutor.workspace.day_dir(lesson))
+
+        def answered(yes: bool | None) -> None:
+            if not yes:
+                self.notify("Reset cancelled; your files are untouched.")
+                return
+            try:
+                backup = self.tutor.reset(lesson)
+            except OSError as exc:
+                self.app.push_screen(MessageDialog("Reset failed", str(exc)))
+                return
+            if self.watching:
+                self._snapshot = self._take_snapshot()
+            kept = f" Your files were kept in {short_path(backup)}." if backup else ""
+            self.notify(f"{lesson.id} is back to the starter.{kept}", timeout=10)
+            self.refresh_day()
+
+        self.app.push_screen(ConfirmDialog(
+            f"Reset {lesson.id}?",
+            f"This puts the starter files back in {folder}. Your current files are copied to a backup "
+            "folder first (.dltutor/backups/), so nothing is lost.", yes="Reset", no="Keep my files"), answered)
+
+    # -- view -------------------------------------------------------------------------
+    def action_switch_view(self) -> None:
+        self.toggle_class("-show-check")
+        target = "#check" if self.has_class("-show-check") else "#lesson"
+        self.query_one(target).focus()
+
+    def action_toggle_tree(self) -> None:
+        self.toggle_class("-hide-tree")
+        tree = self.query_one(CourseTree)
+        if self.has_class("-hide-tree"):
+            if tree.has_focus:
+                self.query_one("#check" if self.has_class("-show-check") else "#lesson").focus()
+        else:
+            tree.focus()
+
+    # -- device probe -----------------------------------------------------------------
+    def _start_probe(self) -> None:
+        probe = self.app.probe  # type: ignore[attr-defined]
+        if probe is None:
+            return
+        self.run_worker(partial(_probe, self, probe), thread=True, group="probe", exit_on_error=False)
+
+    def on_device_probed(self, message: DeviceProbed) -> None:
+        message.stop()
+        info = message.info
+        requested = self.app.device  # type: ignore[attr-defined]
+        if requested and requested != "auto":
+            label = f"device: {requested} (asked for)"
+        elif info.get("device_name"):
+            label = str(info["device_name"])
+        else:
+            label = "device: unknown (torch? see `dltutor doctor`)"
+        self.query_one(TopBar).set(device=label)
+        self.query_one(CheckPanel).device_name = label
+
+
+def _run_check(screen: MainScreen, run: CheckRun, run_id: int, day: str, tutor: Tutor) -> None:
+    """Thread worker: stream the run's events to the screen, then record the attempt."""
+    result: dict[str, Any] | None = None
+    error = ""
+    try:
+        for event in run.events():
+            screen.post_message(CheckEvent(run_id, event))
+        result = run.result.to_dict()
+        try:
+            tutor.record(run.result)
+        except Exception as exc:  # the store is busy or broken: say so, keep the result
+            error = f"this attempt could not be saved: {exc}"
+    except Exception as exc:
+        run.cancel()
+        error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    screen.post_message(CheckRecorded(run_id, day, result, error))
+
+
+def _probe(screen: MainScreen, probe: Any) -> None:
+    """Thread worker: ask a child process what torch sees; warm plotext while we wait."""
+    try:
+        import plotext  # noqa: F401  (first curve draws faster)
+    except Exception:
+        pass
+    try:
+        info = probe()
+    except Exception as exc:
+        info = {"error": str(exc)}
+    screen.post_message(DeviceProbed(info))

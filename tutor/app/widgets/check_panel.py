@@ -1,0 +1,259 @@
+"""The check pane: a verdict banner, live ✓/✗ lines, the loss curve, the learner's output.
+
+It is fed on the UI thread by the main screen, one event at a time (see tutor.events);
+it never runs anything itself.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Log, Static
+
+from tutor.app.format import VERDICTS, ago, check_line, duration
+
+SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+CURVE_EVERY_S = 0.3  # redraw the curve at most this often while points stream in
+VERDICT_CLASSES = ("-idle", "-running", "-passed", "-failed", "-cancelled")
+
+
+class CheckPanel(VerticalScroll):
+    """What the last (or the running) check said."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.border_title = "Check"
+        self.running = False
+        self.day = ""
+        self.device_name = ""
+        self._planned: list[str] = []
+        self._results: dict[str, tuple[str, str]] = {}
+        self._metrics: dict[str, list[dict[str, Any]]] = {}
+        self._current = ""
+        self._curves: dict[str, list[float]] = {}
+        self._curve_drawn = 0.0
+        self._curve_timer = None
+        self._started = 0.0
+        self._tick = 0
+        self._ticker = None
+        self._error = ""
+        self._note = ""
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="verdict", classes="-idle")
+        yield Static(id="check-lines")
+        yield Static(id="curve")
+        yield Static("Your output", id="output-label")
+        yield Log(id="output", max_lines=2000)
+
+    def on_mount(self) -> None:
+        self._show_output(False)
+        self.query_one("#curve").display = False
+
+    # -- idle: what the last attempt said ---------------------------------------------
+    def show_idle(self, day: str, attempt: dict[str, Any] | None, written: bool = True) -> None:
+        """Before any run in this session: the last recorded attempt for the day, if any."""
+        if self.running:
+            return
+        self.day = day
+        self._curves = {}
+        self.query_one("#curve").display = False
+        self._show_output(False)
+        self.query_one("#output", Log).clear()
+        lines = self.query_one("#check-lines", Static)
+        if not written:
+            self._banner("-idle", Text("No check: this lesson is not written yet.", style="italic"))
+            lines.update("")
+            return
+        if attempt is None:
+            self._banner("-idle", Text.assemble(("Not checked yet. ", "bold"),
+                                                "Press c to run the check; w re-runs it on every save."))
+            lines.update("")
+            return
+        word, mark, css = VERDICTS.get(attempt["verdict"], ("?", "?", "-failed"))
+        banner = Text.assemble((f"{mark} {word}", "bold"), f" · last check {ago(attempt['ended'])}",
+                               f" · {attempt['passed']} of {attempt['total']} passed")
+        if attempt.get("device"):
+            banner.append(f" · {attempt['device']}", style="dim")
+        banner.append("\nc checks again", style="dim")
+        self._banner(css, banner)
+        text = Text()
+        for chk in attempt.get("checks", []):
+            if text:
+                text.append("\n")
+            text.append_text(check_line(chk["name"], chk["status"], chk.get("message") or ""))
+        lines.update(text)
+
+    # -- a live run -------------------------------------------------------------------
+    def begin(self, day: str, reason: str = "") -> None:
+        """Clear and show 'running' for a new run of `day`."""
+        self.running = True
+        self.day = day
+        self._planned, self._results, self._metrics, self._curves = [], {}, {}, {}
+        self._current, self._error = "", ""
+        self._note = reason
+        self._started = time.monotonic()
+        self.query_one("#check-lines", Static).update(Text("starting the check process…", style="dim"))
+        self.query_one("#curve", Static).display = False
+        self.query_one("#output", Log).clear()
+        self._show_output(False)
+        self._draw_running()
+        if self._ticker is None:
+            self._ticker = self.set_interval(0.25, self._draw_running)
+        else:
+            self._ticker.resume()
+        self.scroll_home(animate=False)
+
+    def apply(self, event: dict[str, Any]) -> None:
+        """One event from the run."""
+        kind = event.get("event")
+        if kind == "started":
+            self._planned = [c["name"] for c in event.get("checks", [])]
+            self.device_name = event.get("device_name") or self.device_name
+            self._draw_lines()
+        elif kind == "check_started":
+            self._current = event.get("name", "")
+            if self._current and self._current not in self._planned:
+                self._planned.append(self._current)
+            self._draw_lines()
+        elif kind == "check":
+            name = event["name"]
+            if name not in self._planned:
+                self._planned.append(name)
+            self._results[name] = (event.get("status", "failed"), event.get("message") or "")
+            self._current = ""
+            self._draw_lines()
+        elif kind == "metric":
+            self._metrics.setdefault(event.get("check", ""), []).append(event)
+            self._draw_lines()
+        elif kind == "curve":
+            value = event.get("value")
+            if isinstance(value, (int, float)):
+                self._curves.setdefault(event.get("name", "loss"), []).append(float(value))
+                self._schedule_curve()
+        elif kind == "output":
+            self._show_output(True)
+            self.query_one("#output", Log).write(event.get("text", ""))
+        elif kind == "error":
+            self._error = event.get("message", "")
+        elif kind == "finished":
+            self.finish(event.get("result", {}))
+        self._draw_running()
+
+    def finish(self, result: dict[str, Any]) -> None:
+        """The final verdict banner."""
+        self.running = False
+        if self._ticker is not None:
+            self._ticker.pause()
+        self._current = ""
+        self._draw_lines()
+        self._draw_curve()
+        verdict = result.get("verdict", "error")
+        word, mark, css = VERDICTS.get(verdict, ("?", "?", "-failed"))
+        checks = result.get("checks", [])
+        passed = sum(c.get("status") == "passed" for c in checks)
+        total = result.get("total") or len(checks)
+        pending = sum(c.get("status") == "not_implemented" for c in checks)
+        banner = Text()
+        banner.append(f"{mark} {word}", style="bold")
+        banner.append(f" · {passed} of {total} checks passed")
+        if pending:
+            banner.append(f" · {pending} not implemented yet")
+        banner.append(f" · {duration(float(result.get('duration') or 0.0))}", style="dim")
+        message = result.get("message") or ""
+        if verdict != "passed" and message and not message.endswith("checks passed"):
+            banner.append("\n" + message)
+        if verdict == "passed":
+            banner.append("\nWell done. s shows the reference solution; n goes to the next day.", style="dim")
+        self._banner(css, banner)
+
+    def fail_to_run(self, message: str) -> None:
+        """The run could not even start (the worker itself failed)."""
+        self.running = False
+        if self._ticker is not None:
+            self._ticker.pause()
+        self._banner("-failed", Text.assemble(("✗ ERROR", "bold"), " · the check could not run\n", message))
+
+    # -- drawing ----------------------------------------------------------------------
+    def _banner(self, css: str, text: Text) -> None:
+        banner = self.query_one("#verdict", Static)
+        banner.remove_class(*VERDICT_CLASSES)
+        banner.add_class(css)
+        banner.update(text)
+
+    def _draw_running(self) -> None:
+        if not self.running:
+            return
+        self._tick += 1
+        done = len(self._results)
+        total = len(self._planned)
+        text = Text()
+        text.append(f"{SPINNER[self._tick % len(SPINNER)]} RUNNING", style="bold")
+        text.append(f" {self.day}")
+        if total:
+            text.append(f" · {done} of {total} checks done")
+        text.append(f" · {duration(time.monotonic() - self._started)}", style="dim")
+        if self.device_name:
+            text.append(f" · {self.device_name}", style="dim")
+        text.append("\nx or Esc cancels" + (f" · {self._note}" if self._note else ""), style="dim")
+        self._banner("-running", text)
+
+    def _draw_lines(self) -> None:
+        text = Text()
+        for name in self._planned:
+            if name in self._results:
+                status, message = self._results[name]
+            elif name == self._current:
+                status, message = "running", ""
+            else:
+                status, message = "pending", ""
+            if text:
+                text.append("\n")
+            text.append_text(check_line(name, status, message))
+            for m in self._metrics.get(name, []):
+                threshold = m.get("threshold")
+                cmp = "≥" if m.get("higher_is_better", True) else "≤"
+                extra = f" (needs {cmp} {threshold:.4g})" if isinstance(threshold, (int, float)) else ""
+                value = m.get("value")
+                shown = f"{value:.4g}" if isinstance(value, (int, float)) else str(value)
+                text.append(f"\n    {m.get('name')} = {shown}{extra}", style="cyan")
+        if self._error:
+            if text:
+                text.append("\n")
+            text.append(self._error, style="red")
+        self.query_one("#check-lines", Static).update(text)
+
+    def _schedule_curve(self) -> None:
+        if self._curve_timer is not None:
+            return
+        wait = max(0.0, CURVE_EVERY_S - (time.monotonic() - self._curve_drawn))
+        self._curve_timer = self.set_timer(wait, self._draw_curve)
+
+    def _draw_curve(self) -> None:
+        if self._curve_timer is not None:
+            self._curve_timer.stop()
+            self._curve_timer = None
+        curves = {k: v for k, v in self._curves.items() if len(v) >= 2}
+        widget = self.query_one("#curve", Static)
+        if not curves:
+            return
+        from tutor.plotting import render_curves
+
+        width = max(30, self.scrollable_content_region.width - 1)
+        height = max(8, min(14, self.app.size.height // 2 - 2))
+        chart = render_curves(curves, width=width, height=height, color=not self.app.no_color)
+        widget.update(Text.from_ansi(chart))
+        widget.display = True
+        self._curve_drawn = time.monotonic()
+
+    def _show_output(self, show: bool) -> None:
+        self.query_one("#output-label").display = show
+        self.query_one("#output").display = show
+
+    @property
+    def curves(self) -> dict[str, list[float]]:
+        return self._curves

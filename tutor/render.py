@@ -1,0 +1,129 @@
+"""Rich renderings for the CLI: lessons, live check lines, verdicts, progress tables."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.console import Console, Group
+from rich.markdown import Markdown
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from tutor import events
+from tutor.course import Course, Lesson
+from tutor.runner import RunResult
+
+MARKS = {
+    events.PASSED: ("✓", "green"),
+    events.FAILED: ("✗", "red"),
+    events.NOT_IMPLEMENTED: ("○", "yellow"),
+    events.SKIPPED: ("–", "dim"),
+}
+STATUS_MARKS = {"passed": ("✓", "green"), "failing": ("✗", "red"), "not started": ("·", ""),
+                "not written": (" ", "dim")}
+VERDICT_STYLE = {"passed": "bold green", "interrupted": "bold yellow"}
+
+
+def bullet_list(title: str, items: tuple[str, ...]) -> str:
+    return f"## {title}\n\n" + "\n".join(f"- {i}" for i in items) + "\n" if items else ""
+
+
+def lesson_markdown(lesson: Lesson) -> str:
+    """The whole lesson as one Markdown document."""
+    parts = [f"# Day {lesson.day}: {lesson.title}\n\n*{lesson.summary}*\n",
+             bullet_list("Objectives", lesson.objectives), lesson.body,
+             bullet_list("Key learnings", lesson.key_learnings)]
+    tasks = "\n".join(f"{i}. **{t.title}** — {t.description}" for i, t in enumerate(lesson.exercise.tasks, 1))
+    parts.append(f"## Your exercise\n\nFiles: {', '.join(lesson.exercise.files)}\n\n{tasks}\n")
+    refs = []
+    for r in lesson.references:
+        who = f" — {r.authors}" if r.authors else ""
+        year = f" ({r.year})" if r.year else ""
+        url = f" <{r.url}>" if r.url else ""
+        refs.append(f"- *{r.kind}*: {r.title}{who}{year}{url}")
+    if refs:
+        parts.append("## References\n\n" + "\n".join(refs) + "\n")
+    return "\n".join(p for p in parts if p)
+
+
+def show_lesson(console: Console, lesson: Lesson) -> None:
+    console.print(Markdown(lesson_markdown(lesson)))
+
+
+def check_line(event: dict[str, Any]) -> Text:
+    """'✓ name' or '✗ name' with the message indented under it."""
+    mark, style = MARKS.get(event["status"], ("?", ""))
+    text = Text(f"{mark} ", style=style)
+    text.append(event["name"], style="bold" if event["status"] != events.PASSED else "")
+    if event.get("message") and event["status"] != events.PASSED:
+        for line in event["message"].splitlines():
+            text.append(f"\n    {line}")
+    return text
+
+
+def metric_line(event: dict[str, Any]) -> Text:
+    threshold = event.get("threshold")
+    text = Text(f"  {event['name']}: {event['value']:.4g}", style="cyan")
+    if threshold is not None:
+        side = "≥" if event.get("higher_is_better", True) else "≤"
+        text.append(f" (needed {side} {threshold:.4g})", style="dim")
+    return text
+
+
+def verdict_panel(result: RunResult, day_title: str) -> Panel:
+    style = VERDICT_STYLE.get(result.verdict, "bold red")
+    head = Text(f"{result.verdict.upper()}", style=style)
+    head.append(f"  {result.day} {day_title}: {result.message}")
+    head.append(f"\n{result.device_name or result.device or 'device unknown'} · {result.duration:.1f} s", style="dim")
+    return Panel(head, expand=False)
+
+
+def output_panel(result: RunResult, last_lines: int = 30) -> Panel | None:
+    if not result.output.strip():
+        return None
+    lines = result.output.rstrip().splitlines()
+    shown = lines[-last_lines:]
+    note = f"(last {len(shown)} of {len(lines)} lines)" if len(lines) > len(shown) else ""
+    if result.output_dropped:
+        note += f" ({result.output_dropped} more bytes were not kept)"
+    return Panel(Text("\n".join(shown)), title="your output", subtitle=note or None, expand=False)
+
+
+def course_table(course: Course, statuses: dict[str, str], current: str | None = None) -> Group:
+    """The 50-day course by week with a status mark per day."""
+    blocks = []
+    for week in course.weeks:
+        table = Table(title=f"Week {week.number}: {week.title}", title_justify="left", show_header=False,
+                      box=None, pad_edge=False)
+        table.add_column(width=2)
+        table.add_column(width=6)
+        table.add_column()
+        table.add_column(style="dim")
+        for d in week.days:
+            status = statuses.get(d.id, "not written")
+            mark, style = STATUS_MARKS.get(status, ("?", ""))
+            row_style = "dim" if d.lesson is None else ("reverse" if d.id == current else "")
+            table.add_row(Text(mark, style=style), d.id, d.title, status, style=row_style)
+        blocks.append(table)
+    return Group(*blocks)
+
+
+def progress_table(rows: list[dict[str, Any]], streak: int) -> Group:
+    table = Table(title="Progress", title_justify="left")
+    for col in ("day", "title", "status", "attempts", "hints", "best metric", "time"):
+        table.add_column(col, justify="right" if col in ("attempts", "hints", "time") else "left")
+    for r in rows:
+        mark, style = STATUS_MARKS.get(r["status"], ("?", ""))
+        best = ", ".join(f"{k} {v:.3g}" for k, v in list(r["best_metrics"].items())[:1])
+        minutes = f"{r['seconds'] / 60:.1f} min" if r["seconds"] else ""
+        table.add_row(r["day"], r["title"], Text(f"{mark} {r['status']}", style=style), str(r["attempts"]),
+                      str(r["hints"]), best, minutes)
+    passed = sum(r["status"] == "passed" for r in rows)
+    footer = Text(f"{passed} of {len(rows)} written days passed · streak {streak} day(s)")
+    return Group(table, footer)
+
+
+def when(stamp: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(stamp)) if stamp else ""
