@@ -24,7 +24,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 DayArg = Annotated[str, typer.Argument(help="day number or id: 13, day13")]
 WorkspaceOpt = Annotated[Optional[Path], typer.Option("--workspace", "-W", envvar="DLTUTOR_HOME",
