@@ -16,7 +16,7 @@ CHECK = "check"  # name, task, status, message, seconds
 METRIC = "metric"  # check, name, value, threshold, higher_is_better
 CURVE = "curve"  # check, name, step, value
 OUTPUT = "output"  # text (added by the parent from the child's stdout/stderr)
-DONE = "done"  # passed, failed
+DONE = "done"  # passed, failed, peak_mib
 FINISHED = "finished"  # added by the parent: the whole RunResult as a dict
 ERROR = "error"  # message: the run could not happen (bad device, broken check script)
 

@@ -71,6 +71,7 @@ class RunResult:
     started: float = 0.0
     ended: float = 0.0
     planned: list[str] = field(default_factory=list)
+    peak_mib: float = 0.0  # the child's peak resident memory
 
     @property
     def passed(self) -> int:
@@ -238,6 +239,7 @@ class CheckRun:
             r.message = event.get("message", "")
         elif kind == events.DONE:
             self._done = True
+            r.peak_mib = float(event.get("peak_mib") or 0.0)
 
     def _finish(self, timed_out: bool) -> None:
         r = self.result

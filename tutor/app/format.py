@@ -8,6 +8,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from rich.console import Group, RenderableType
+from rich.padding import Padding
+from rich.table import Table
 from rich.text import Text
 
 # Day status (Tutor.status) -> (mark, style).
@@ -78,18 +81,34 @@ def short_path(path: Path) -> str:
         return str(path)
 
 
-def check_line(name: str, status: str, message: str = "") -> Text:
-    """'✓ name' or '✗ name' with the message indented under it."""
+def check_row(table: Table, name: str, status: str, message: str = "", extra: Text | None = None) -> None:
+    """Add '✓ name' (or ✗, ·, ▸) to a marks table, the message indented under the name."""
     mark, style = CHECK_MARKS.get(status, ("?", ""))
-    line = Text()
-    line.append(f"{mark} ", style=style)
-    line.append(name, style="bold" if status in ("failed", "not_implemented") else "")
+    title = Text(name, style="bold" if status in ("failed", "not_implemented") else "")
     if status == "running":
-        line.append(" …", style="dim")
+        title.append(" …", style="dim")
+    parts: list[RenderableType] = [title]
     if message:
-        for row in message.rstrip().splitlines():
-            line.append("\n    " + row, style="" if status == "failed" else "dim")
-    return line
+        parts.append(Padding(Text(message.rstrip(), style="" if status == "failed" else "dim"), (0, 0, 0, 2)))
+    if extra:
+        parts.append(Padding(extra, (0, 0, 0, 2)))
+    table.add_row(Text(mark, style=style), Group(*parts))
+
+
+def marks_table() -> Table:
+    """Two columns: a one-cell mark, then text that wraps under itself (a hanging indent)."""
+    table = Table.grid(padding=(0, 1))
+    table.add_column(width=1, no_wrap=True)
+    table.add_column(ratio=1)
+    return table
+
+
+def bullets(items: list[str] | tuple[str, ...], mark: str = "•") -> Table:
+    """A bulleted list whose wrapped lines hang under the text, not the bullet."""
+    table = marks_table()
+    for item in items:
+        table.add_row(mark, item)
+    return table
 
 
 def task_marks(checks: list[dict]) -> dict[str, str]:

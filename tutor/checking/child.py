@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -119,7 +120,8 @@ def run_checks(args: argparse.Namespace, stream: TextIO) -> None:
             failed += 1
         events.write(stream, events.CHECK, name=chk.name, task=chk.task, status=status, message=message,
                      seconds=round(seconds, 4))
-    events.write(stream, events.DONE, passed=passed, failed=failed)
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    events.write(stream, events.DONE, passed=passed, failed=failed, peak_mib=round(peak_mib, 1))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,7 +1,5 @@
-"""Modal dialogs; each one `dismiss()`es a value (Frogmouth style)."""
+"""Modal dialogs; each one `dismiss()`es a value (Frogmouth style).
 
-from tutor.app.dialogs.confirm import ConfirmDialog
-from tutor.app.dialogs.message import MessageDialog
-from tutor.app.dialogs.solution import SolutionDialog
-
-__all__ = ["ConfirmDialog", "MessageDialog", "SolutionDialog"]
+confirm.ConfirmDialog (bool), message.MessageDialog (None), solution.SolutionDialog (None).
+Import the module you need: solution highlighting loads pygments.
+"""

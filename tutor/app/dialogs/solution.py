@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from rich.syntax import Syntax
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
@@ -20,6 +19,8 @@ class SolutionDialog(ModalScreen[None]):
         self.day, self.files, self.note = day, files, note
 
     def compose(self) -> ComposeResult:
+        from rich.syntax import Syntax  # pygments: loaded only when a solution is shown
+
         theme = "ansi_dark"
         with Vertical(classes="dialog -wide"):
             yield Static(f"Reference solution · {self.day}", classes="dialog-title")

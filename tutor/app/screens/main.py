@@ -20,7 +20,8 @@ from textual.containers import Container, Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Tree
 
-from tutor.app.dialogs import ConfirmDialog, MessageDialog, SolutionDialog
+from tutor.app.dialogs.confirm import ConfirmDialog
+from tutor.app.dialogs.message import MessageDialog
 from tutor.app.format import short_path, task_marks
 from tutor.app.messages import CheckEvent, CheckRecorded, DeviceProbed
 from tutor.app.widgets.check_panel import CheckPanel
@@ -51,8 +52,8 @@ class MainScreen(Screen[None]):
         Binding("s", "solution", "Solution", show=False),
         Binding("r", "reset", "Reset", show=False),
         Binding("n", "next_day", "Next day", show=False),
-        Binding("v", "switch_view", "Lesson/Check"),
-        Binding("t", "toggle_tree", "Tree"),
+        Binding("v", "switch_view", "View"),
+        Binding("t", "toggle_tree", "Tree", show=False),
     ]
 
     def __init__(self, day: str | None = None) -> None:
@@ -98,6 +99,10 @@ class MainScreen(Screen[None]):
                         f"{len(self.tutor.copied)} starter files copied there.", timeout=8)
         self.call_after_refresh(self._start_probe)
 
+    def on_resize(self, event) -> None:
+        """Below 100 columns the footer keeps its room for the keys (ctrl+p still works)."""
+        self.query_one(Footer).show_command_palette = event.size.width >= 100
+
     def _next_day_id(self) -> str | None:
         lesson = self.tutor.next_day()
         if lesson is not None:
@@ -120,7 +125,7 @@ class MainScreen(Screen[None]):
         if entry.lesson is not None:
             self.tutor.lesson(entry.id)  # copies its starters if the workspace lacks them
         self.entry = entry
-        self.query_one(TopBar).set(day=f"{entry.id} {entry.title}")
+        self.query_one(TopBar).set(day=entry.id)
         self.refresh_day()
         tree = self.query_one(CourseTree)
         if tree.cursor_node is None or tree.cursor_node.data is None or tree.cursor_node.data.id != day:
@@ -385,6 +390,8 @@ class MainScreen(Screen[None]):
         except OSError as exc:
             self.app.push_screen(MessageDialog("No solution", str(exc)))
             return
+        from tutor.app.dialogs.solution import SolutionDialog
+
         self.app.push_screen(SolutionDialog(lesson.id, files))
 
     def _show_solution(self, lesson: Lesson, force: bool) -> None:
@@ -393,6 +400,8 @@ class MainScreen(Screen[None]):
         except (OSError, SolutionLocked) as exc:
             self.app.push_screen(MessageDialog("No solution", str(exc)))
             return
+        from tutor.app.dialogs.solution import SolutionDialog
+
         self.app.push_screen(SolutionDialog(lesson.id, files, note="Peeked before a pass."))
 
     def action_reset(self) -> None:

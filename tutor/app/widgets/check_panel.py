@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Log, Static
 
-from tutor.app.format import VERDICTS, ago, check_line, duration
+from tutor.app.format import VERDICTS, ago, check_row, duration, marks_table
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 CURVE_EVERY_S = 0.3  # redraw the curve at most this often while points stream in
@@ -81,12 +81,10 @@ class CheckPanel(VerticalScroll):
             banner.append(f" · {attempt['device']}", style="dim")
         banner.append("\nc checks again", style="dim")
         self._banner(css, banner)
-        text = Text()
+        table = marks_table()
         for chk in attempt.get("checks", []):
-            if text:
-                text.append("\n")
-            text.append_text(check_line(chk["name"], chk["status"], chk.get("message") or ""))
-        lines.update(text)
+            check_row(table, chk["name"], chk["status"], chk.get("message") or "")
+        lines.update(table)
 
     # -- a live run -------------------------------------------------------------------
     def begin(self, day: str, reason: str = "") -> None:
@@ -203,7 +201,7 @@ class CheckPanel(VerticalScroll):
         self._banner("-running", text)
 
     def _draw_lines(self) -> None:
-        text = Text()
+        table = marks_table()
         for name in self._planned:
             if name in self._results:
                 status, message = self._results[name]
@@ -211,21 +209,18 @@ class CheckPanel(VerticalScroll):
                 status, message = "running", ""
             else:
                 status, message = "pending", ""
-            if text:
-                text.append("\n")
-            text.append_text(check_line(name, status, message))
+            extra = Text(style="cyan")
             for m in self._metrics.get(name, []):
                 threshold = m.get("threshold")
                 cmp = "≥" if m.get("higher_is_better", True) else "≤"
-                extra = f" (needs {cmp} {threshold:.4g})" if isinstance(threshold, (int, float)) else ""
+                needs = f" (needs {cmp} {threshold:.4g})" if isinstance(threshold, (int, float)) else ""
                 value = m.get("value")
                 shown = f"{value:.4g}" if isinstance(value, (int, float)) else str(value)
-                text.append(f"\n    {m.get('name')} = {shown}{extra}", style="cyan")
+                extra.append(("\n" if extra else "") + f"{m.get('name')} = {shown}{needs}")
+            check_row(table, name, status, message, extra or None)
         if self._error:
-            if text:
-                text.append("\n")
-            text.append(self._error, style="red")
-        self.query_one("#check-lines", Static).update(text)
+            table.add_row(Text("✗", style="bold red"), Text(self._error, style="red"))
+        self.query_one("#check-lines", Static).update(table)
 
     def _schedule_curve(self) -> None:
         if self._curve_timer is not None:

@@ -9,7 +9,9 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Markdown, Static
 
-from tutor.app.format import DAY_MARKS, day_mark, short_path
+from rich.console import Group
+
+from tutor.app.format import DAY_MARKS, bullets, day_mark, marks_table, short_path
 from tutor.course import DayEntry, Lesson
 
 TASK_MARKS = {"passed": DAY_MARKS["passed"], "failing": DAY_MARKS["failing"]}
@@ -63,35 +65,32 @@ class LessonView(VerticalScroll):
 
     def show_tasks(self, lesson: Lesson, exercise: Path | None, marks: dict[str, str], hints: list[str]) -> None:
         """The exercise block: file, tasks with ✓/✗ from the last check, hints opened so far."""
-        text = Text()
-        text.append("Exercise ", style="bold")
-        text.append(short_path(exercise) if exercise else ", ".join(lesson.exercise.files), style="underline")
-        text.append("\n  e edit · c check · w watch · h hint\n", style="dim")
+        head = Text()
+        head.append("Exercise ", style="bold")
+        head.append(short_path(exercise) if exercise else ", ".join(lesson.exercise.files), style="underline")
+        head.append("\ne edit · c check · w watch · h hint", style="dim")
+        tasks = marks_table()
         for task in lesson.exercise.tasks:
             mark, style = TASK_MARKS.get(marks.get(task.id, ""), ("·", "dim"))
-            text.append(f"{mark} ", style=style)
-            text.append(task.title, style="bold")
-            text.append(f"\n    {task.description}\n")
+            tasks.add_row(Text(mark, style=style), Group(Text(task.title, style="bold"), Text(task.description)))
+        parts = [head, tasks]
         if hints:
-            text.append(f"\nHints opened ({len(hints)} of {len(lesson.exercise.hints)})\n", style="bold")
-            for i, hint in enumerate(hints, 1):
-                text.append(f"  {i}. {hint}\n")
-        self.query_one("#lesson-tasks", Static).update(text)
+            parts.append(Text(f"Hints opened ({len(hints)} of {len(lesson.exercise.hints)})", style="bold"))
+            parts.append(bullets(hints, "›"))
+        self.query_one("#lesson-tasks", Static).update(Group(*parts))
 
     @staticmethod
-    def _head(entry: DayEntry, status: str) -> Text:
+    def _head(entry: DayEntry, status: str) -> Group:
         mark, style = day_mark(status)
         text = Text()
         text.append(f"Day {entry.day} · {entry.title}\n", style="bold")
-        text.append(f"Week {entry.week} · ", style="dim")
-        text.append(f"{mark} {status}\n", style=style)
+        text.append(f"Week {entry.week}   ", style="dim")
+        text.append(f"{mark} {status}", style=style)
         lesson = entry.lesson
         if lesson is None:
-            text.append("\nThis lesson is not written yet. ", style="italic")
-            text.append("Pick a day with a mark other than – in the tree (t shows it).")
-            return text
-        text.append(f"\n{lesson.summary}\n", style="italic")
-        text.append("\nObjectives\n", style="bold")
-        for item in lesson.objectives:
-            text.append(f"  • {item}\n")
-        return text
+            text.append("\n\nThis lesson is not written yet. ", style="italic")
+            text.append("Days marked – in the tree are still to come.")
+            return Group(text)
+        text.append(f"\n\n{lesson.summary}\n", style="italic")
+        text.append("\nObjectives", style="bold")
+        return Group(text, bullets(lesson.objectives))

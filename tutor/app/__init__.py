@@ -1,0 +1,38 @@
+"""The Textual TUI of dltutor (`dltutor start`).
+
+Importing this package is cheap (Textual loads inside `run_app`), and nothing here
+imports torch: checks run in child processes through tutor.runner.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+def run_app(workspace: Path | None = None, day: str | None = None, device: str = "auto",
+            edit_cmd: str | None = None) -> int:
+    """Run the TUI until the learner quits; returns the exit code (0, or 2 for a bad day/course).
+
+    Usage errors (an unknown day, an invalid lesson file) are printed to stderr before
+    the screen is taken over.
+    """
+    from tutor.course import CourseError, UnknownDay
+    from tutor.session import Tutor
+
+    try:
+        tutor = Tutor(workspace)
+        if day:
+            day = tutor.course.entry(day).id
+    except (CourseError, UnknownDay) as exc:
+        print(f"dltutor: {exc}", file=sys.stderr)
+        return 2
+
+    from tutor.app.app import DltutorApp
+
+    app = DltutorApp(tutor=tutor, day=day, device=device, edit_cmd=edit_cmd)
+    app.run()
+    return int(app.return_code or 0)
+
+
+__all__ = ["run_app"]
