@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from rich import box
 from rich.console import Console, Group
 from rich.markdown import Markdown
 from rich.panel import Panel
@@ -81,14 +82,20 @@ def verdict_panel(result: RunResult, day_title: str) -> Panel:
 
 
 def output_panel(result: RunResult, last_lines: int = 30) -> Panel | None:
+    """The learner's prints: the last lines, with a note of what was left out."""
     if not result.output.strip():
         return None
     lines = result.output.rstrip().splitlines()
     shown = lines[-last_lines:]
-    note = f"(last {len(shown)} of {len(lines)} lines)" if len(lines) > len(shown) else ""
+    text = Text("\n".join(shown))
+    notes = []
+    if len(lines) > len(shown):
+        notes.append(f"last {len(shown)} of {len(lines)} lines")
     if result.output_dropped:
-        note += f" ({result.output_dropped} more bytes were not kept)"
-    return Panel(Text("\n".join(shown)), title="your output", subtitle=note or None, expand=False)
+        notes.append(f"{result.output_dropped} more bytes were not kept")
+    if notes:
+        text.append(f"\n({'; '.join(notes)})", style="dim")
+    return Panel(text, title="your output", title_align="left", expand=False)
 
 
 def course_table(course: Course, statuses: dict[str, str], current: str | None = None) -> Group:
@@ -111,13 +118,21 @@ def course_table(course: Course, statuses: dict[str, str], current: str | None =
 
 
 def progress_table(rows: list[dict[str, Any]], streak: int) -> Group:
-    table = Table(title="Progress", title_justify="left")
-    for col in ("day", "title", "status", "attempts", "hints", "best metric", "time"):
-        table.add_column(col, justify="right" if col in ("attempts", "hints", "time") else "left")
+    """One row per written day; fits 80 columns."""
+    table = Table(title="Progress", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                  padding=(0, 1), collapse_padding=True)
+    table.add_column("day", no_wrap=True)
+    table.add_column("title", no_wrap=True, overflow="ellipsis", max_width=20)
+    table.add_column("status", no_wrap=True)
+    for col in ("tries", "hints"):
+        table.add_column(col, justify="right", min_width=5)
+    table.add_column("best metric", no_wrap=True, overflow="ellipsis", max_width=11)
+    table.add_column("time", justify="right", no_wrap=True)
     for r in rows:
         mark, style = STATUS_MARKS.get(r["status"], ("?", ""))
         best = ", ".join(f"{k} {v:.3g}" for k, v in list(r["best_metrics"].items())[:1])
-        minutes = f"{r['seconds'] / 60:.1f} min" if r["seconds"] else ""
+        secs = r["seconds"]
+        minutes = "" if not secs else (f"{secs:.0f}s" if secs < 90 else f"{secs / 60:.0f}m")
         table.add_row(r["day"], r["title"], Text(f"{mark} {r['status']}", style=style), str(r["attempts"]),
                       str(r["hints"]), best, minutes)
     passed = sum(r["status"] == "passed" for r in rows)

@@ -254,7 +254,7 @@ class CheckRun:
         r.ended = time.time()
         done = self._done
         if self._cancelled.is_set():
-            r.verdict, r.message = INTERRUPTED, "interrupted: the check was stopped before it finished"
+            r.verdict, r.message = INTERRUPTED, "stopped before it finished"
         elif timed_out:
             running = self._running_check()
             r.verdict = TIMEOUT

@@ -244,6 +244,9 @@ class MainScreen(Screen[None]):
         if self.run is not None:
             self.run.cancel()
 
+    def on_unmount(self) -> None:
+        self.cancel_run()
+
     # -- watch ------------------------------------------------------------------------
     def action_watch(self) -> None:
         self.set_watch(not self.watching)
