@@ -56,11 +56,11 @@ def no_shortcuts(module, fname: str) -> None:
     for node in ast.walk(tree):
         used = None
         if isinstance(node, ast.Attribute) and node.attr in FORBIDDEN_NAMES:
-            used = node.attr
+            used = ast.unparse(node)
         elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
             obj = module.__dict__.get(node.id)
             if obj is not None and any(obj is f for f in FORBIDDEN_OBJECTS):
-                used = node.id
+                used = f"{node.id} (PyTorch's {getattr(obj, '__name__', node.id)})"
         if used:
             where = f"{Path(fn.__code__.co_filename).name} line {first + node.lineno - 1}"
             fail(
@@ -305,14 +305,15 @@ def bce_logits_extremes(ctx):
             f"{call} is {float(values[i])} at index {i} (logit {float(logits[i]):g}, target "
             f"{float(target[i]):g}): unstable exp, use the stable form. exp(1e4) overflows to inf "
             "(float32 overflows above 88.7), and log(sigmoid(x)) hits log(0). Write the loss as "
-            "max(x, 0) - x·y + log(1 + exp(-|x|)), so exp only sees numbers ≤ 0"
+            "(1 - y)·x + log(exp(0) + exp(-x)), a log-sum-exp of 0 and -x: subtract their max "
+            "m = clamp(-x, min=0), so exp only sees numbers ≤ 0"
         )
     if abs(float(values[2]) - 1e4) > 1.0 and float(values[2]) < 1000:
         fail(
             f"{call} gives {float(values[2]):.4g} at logit 1e4 with target 0; PyTorch gives 10000. "
             "Finite, but capped: it looks like sigmoid followed by a clamped BCE, which saturates "
             "(and whose gradient vanishes) for confident wrong answers. Use the stable form "
-            "max(x, 0) - x·y + log(1 + exp(-|x|))"
+            "(1 - y)·x + m + log(exp(-m) + exp(-x - m)) with m = clamp(-x, min=0)"
         )
     expect_close(values, expected, call, atol=1e-3, rtol=1e-5)
     expect_graph(out, call)
@@ -359,6 +360,12 @@ def ce_variants(logits: torch.Tensor, target: torch.Tensor, reduction: str) -> l
          "logsumexp(logits, dim=1)"),
         (reduce_ref(-per, reduction), "the sign is flipped: the loss is logsumexp(row) - logit of the target"),
     ]
+    lse = torch.logsumexp(logits, dim=1)
+    every_pair = lse.unsqueeze(1) - logits[:, target]  # (N, N): row i against every target
+    if reduction != "none":
+        out.append((reduce_ref(every_pair, reduction),
+                    "looks like logits[:, target], which pairs every row with every target (an N×N "
+                    "matrix); take one entry per row: logits[torch.arange(N), target] or gather"))
     if reduction == "mean":
         out.append((per.sum() / (n * c),
                     f"'mean' was taken over all N·C = {n}·{c} entries of the (N, C) matrix; "
