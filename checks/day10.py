@@ -9,7 +9,7 @@ from torch import nn
 
 from tutor.checking import check, expect, expect_close, expect_decreasing, expect_metric, expect_shape, expect_type, fail
 
-TOL = 1e-9  # float64 throughout the exact checks: any real mistake is far above this
+TOL = 1e-6  # relative; float64 models, so only a float32 round trip (~1e-7) comes near; mistakes are > 1e-2
 
 
 # --- helpers -----------------------------------------------------------------
@@ -48,7 +48,7 @@ def diagnose(name, value, want, variants):
     if abs(value - want) <= TOL * max(1.0, abs(want)):
         return
     for label, v in variants.items():
-        if abs(value - v) <= 1e-7 * max(1.0, abs(v)):
+        if abs(value - v) <= TOL * max(1.0, abs(v)):
             fail(f"{name} is {value:.6g}; expected {want:.6g}. It equals {label}")
     fail(f"{name} is {value:.6g}; expected {want:.6g} (difference {value - want:.3g})")
 
@@ -117,9 +117,7 @@ def penalty_gradients(ctx):
         ("l1_penalty", lambda w: torch.sign(w), "sign(w)"),
         ("l2_penalty", lambda w: 2 * w, "2w"),
     ):
-        model = small_model(ctx.gen)
-        with torch.no_grad():
-            model[0].weight[0, 0] = 0.0  # |w| at 0: autograd's subgradient is 0, as torch.sign(0)
+        model = small_model(ctx.gen)  # no weight is exactly 0, where |w| has no derivative
         value = getattr(reg, fn_name)(model)
         as_float(value, f"{fn_name}(model)")
         expect(value.requires_grad,
@@ -167,6 +165,7 @@ def step_matches(ctx):
             "a step with L2 gradient 4·l2·w (the penalty counted twice?)": {"l2_grad_factor": 4.0},
             "a step that never clears the gradients (they accumulate from the previous step)": {"keep_grad": True},
             "gradient ascent: p + lr·grad instead of p − lr·grad": {"sign": 1.0},
+            "a step without any penalty gradient (is the penalty cut from the graph, e.g. by .item()?)": {"l1": 0.0, "l2": 0.0},
         }
         runs = {}
         for label, opts in variants.items():
@@ -194,7 +193,7 @@ def step_matches(ctx):
                      f"max abs difference {float((got - ref_states[k]).abs().max()):.3g} "
                      f"(yours {float(got[i]):.6g}, expected {float(ref_states[k][i]):.6g})")
             if abs(returned - ref_losses[k]) > 1e-10:
-                total = ref_losses[k] + _penalty_before(runs, base, X, y, lr, l1, l2, k)
+                total = ref_losses[k] + _penalty_before(runs, base, l1, l2, k)
                 if abs(returned - total) < 1e-9:
                     fail(f"penalized_sgd_step{case} returned {returned:.6g}, the total loss with the penalty; "
                          f"return the data loss (MSE alone), here {ref_losses[k]:.6g}")
@@ -202,7 +201,7 @@ def step_matches(ctx):
                      f"the update, {ref_losses[k]:.6g} (did you compute it after updating?)")
 
 
-def _penalty_before(runs, base, X, y, lr, l1, l2, k):
+def _penalty_before(runs, base, l1, l2, k):
     """l1·Σ|w| + l2·Σw² of the reference weights before step k+1."""
     if k == 0:
         W = weights_of(base)
@@ -296,10 +295,18 @@ def l1_sparsity(ctx):
     ctx.metric("fraction of weights near zero, no penalty", frac["none"])
     # Calibration (reference solution, seeds 0-9): near-zero fraction L1 0.77-0.83 (threshold 0.6),
     # none 0.07-0.30, L1 minus none 0.47-0.77 (threshold 0.3), L2/none norm ratio 0.76-0.84
-    # (threshold 0.95), smallest relevant |w| under L1 KEPT_RANGE (threshold 0.5).
-    expect_metric(ctx, "fraction of weights near zero, L1", frac["L1"], 0.6)
-    expect_metric(ctx, "near-zero fraction, L1 minus none", frac["L1"] - frac["none"], 0.3)
-    expect_metric(ctx, "weight norm, L2 / none", norm["L2"] / norm["none"], 0.95, higher_is_better=False)
+    # (threshold 0.95), smallest relevant |w| under L1 0.90-1.34 (threshold 0.5).
+    pct = {k: f"{100 * v:.0f}%" for k, v in frac.items()}
+    seen = (f"with L1 (λ={LAMBDA}) {pct['L1']} of the {FEATURES} weights end below {NEAR_ZERO}, "
+            f"without a penalty {pct['none']}")
+    ctx.metric("fraction of weights near zero, L1", frac["L1"], 0.6)
+    ctx.metric("near-zero fraction, L1 minus none", frac["L1"] - frac["none"], 0.3)
+    expect(frac["L1"] >= 0.6 and frac["L1"] - frac["none"] >= 0.3,
+           f"{seen}; only {RELEVANT} features matter, so L1 should pin most of the other "
+           f"{FEATURES - RELEVANT} near zero (expected at least 60%, and 30 points more than without). "
+           "Does fit_linear pass l1 on to penalized_sgd_step, and does the step use it?")
+    ratio = norm["L2"] / norm["none"]
+    expect_metric(ctx, "weight norm, L2 / none", ratio, 0.95, higher_is_better=False)
     ctx.metric("smallest relevant |w|, L1", kept, 0.5)
-    expect(kept > 0.5, f"with L1 the smallest of the {RELEVANT} relevant weights is {kept:.3g}: L1 should zero the "
-                       "irrelevant weights and keep the useful ones (is the penalty scaled by l1?)")
+    expect(kept > 0.5, f"{seen}, but the smallest of the {RELEVANT} relevant weights is {kept:.3g}: L1 should "
+                       "zero the irrelevant weights and keep the useful ones (is the penalty scaled by l1?)")
