@@ -302,16 +302,22 @@ class Course:
         return entry.lesson
 
     def search(self, words: str) -> list[DayEntry]:
-        """Days whose title, summary or concepts contain every word (for 'batch norm' -> day13)."""
+        """Days whose title, summary or concepts contain every word ('batch norm' -> day13).
+
+        Days whose title holds every word come first.
+        """
         terms = [w.lower() for w in words.split()]
-        found = []
+        in_title, in_text = [], []
         for d in self.days:
-            hay = d.title.lower()
+            title = d.title.lower()
+            hay = title
             if d.lesson:
                 hay += " " + " ".join((d.lesson.summary, *d.lesson.concepts, *d.lesson.key_learnings)).lower()
-            if all(t in hay for t in terms):
-                found.append(d)
-        return found
+            if all(t in title for t in terms):
+                in_title.append(d)
+            elif all(t in hay for t in terms):
+                in_text.append(d)
+        return in_title + in_text
 
     def exercise_dir(self, lesson: Lesson) -> Path:
         return self.root / "exercises" / lesson.id
