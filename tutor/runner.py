@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -111,10 +113,12 @@ class CheckRun:
         self._cancelled = threading.Event()
         self._output_size = 0
         self._done = False
+        self._workdir = ""
 
     # -- process -----------------------------------------------------------------
     def _start(self) -> None:
         read_fd, write_fd = os.pipe()
+        self._workdir = tempfile.mkdtemp(prefix="dltutor-check-")
         cmd = [
             sys.executable, "-m", "tutor.checking.child",
             "--day", self.request.day,
@@ -123,6 +127,7 @@ class CheckRun:
             "--seed", str(self.request.seed),
             "--device", self.request.device,
             "--events-fd", str(write_fd),
+            "--workdir", self._workdir,
         ]
         try:
             self._proc = subprocess.Popen(
@@ -252,6 +257,8 @@ class CheckRun:
         else:
             code = None
         r.ended = time.time()
+        if self._workdir:
+            shutil.rmtree(self._workdir, ignore_errors=True)
         done = self._done
         if self._cancelled.is_set():
             r.verdict, r.message = INTERRUPTED, "stopped before it finished"

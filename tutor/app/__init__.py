@@ -12,9 +12,10 @@ from pathlib import Path
 
 def run_app(workspace: Path | None = None, day: str | None = None, device: str = "auto",
             edit_cmd: str | None = None) -> int:
-    """Run the TUI until the learner quits; returns the exit code (0, or 2 for a bad day/course).
+    """Run the TUI until the learner quits; returns the exit code.
 
-    Usage errors (an unknown day, an invalid lesson file) are printed to stderr before
+    0 after a normal quit; 2 for an unknown day or an invalid lesson file, 1 when the
+    workspace or progress store cannot be opened. Those messages go to stderr before
     the screen is taken over.
     """
     from tutor.course import CourseError, UnknownDay
@@ -27,6 +28,9 @@ def run_app(workspace: Path | None = None, day: str | None = None, device: str =
     except (CourseError, UnknownDay) as exc:
         print(f"dltutor: {exc}", file=sys.stderr)
         return 2
+    except (OSError, RuntimeError) as exc:  # an unwritable workspace, a store from a newer dltutor
+        print(f"dltutor: {exc}", file=sys.stderr)
+        return 1
 
     from tutor.app.app import DltutorApp
 

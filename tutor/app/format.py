@@ -107,7 +107,7 @@ def bullets(items: list[str] | tuple[str, ...], mark: str = "•") -> Table:
     """A bulleted list whose wrapped lines hang under the text, not the bullet."""
     table = marks_table()
     for item in items:
-        table.add_row(mark, item)
+        table.add_row(mark, Text(item))  # Text: course text is never read as console markup
     return table
 
 

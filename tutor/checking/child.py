@@ -31,6 +31,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--events-fd", type=int, required=True)
+    parser.add_argument("--workdir", type=Path, default=None, help="scratch folder for the learner's files")
     return parser.parse_args(argv)
 
 
@@ -71,7 +72,7 @@ def run_checks(args: argparse.Namespace, stream: TextIO) -> None:
     checks = registered()
     source = args.source.resolve()
     add_source_to_path(source)
-    os.chdir(tempfile.mkdtemp(prefix="dltutor-check-"))
+    os.chdir(args.workdir or tempfile.mkdtemp(prefix="dltutor-check-"))
     ctx = Context(source, args.seed, device, stream)
     events.write(
         stream,

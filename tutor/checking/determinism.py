@@ -48,10 +48,11 @@ def pick_device(requested: str | None = None) -> torch.device:
 
 
 def describe_device(device: torch.device) -> str:
-    """'CUDA: NVIDIA H100 80GB HBM3 (79.1 GiB)', 'MPS', or 'CPU, 2 threads'."""
+    """'CUDA: NVIDIA H100 80GB HBM3 (79.1 GiB)', 'MPS', or 'CPU, 1 thread'."""
     if device.type == "cuda":
         props = torch.cuda.get_device_properties(device)
         return f"CUDA: {props.name} ({props.total_memory / 2**30:.1f} GiB)"
     if device.type == "mps":
         return "MPS (Apple GPU)"
-    return f"CPU, {torch.get_num_threads()} threads"
+    threads = torch.get_num_threads()
+    return f"CPU, {threads} thread{'s' if threads != 1 else ''}"

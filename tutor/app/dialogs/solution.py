@@ -22,7 +22,7 @@ class SolutionDialog(ModalScreen[None]):
         from rich.syntax import Syntax  # pygments: loaded only when a solution is shown
 
         theme = "ansi_dark"
-        with Vertical(classes="dialog -wide"):
+        with Vertical(classes="dialog -wide -tall"):
             yield Static(f"Reference solution · {self.day}", classes="dialog-title")
             if self.note:
                 yield Static(self.note, classes="dialog-help", markup=False)

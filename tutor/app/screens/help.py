@@ -47,7 +47,7 @@ class HelpScreen(ModalScreen[None]):
         table.add_column("what")
         for key, what in KEYS:
             table.add_row(key, what)
-        with Vertical(classes="dialog -wide"):
+        with Vertical(classes="dialog -wide -tall"):
             yield Static("dltutor · keys", classes="dialog-title")
             with VerticalScroll(classes="dialog-scroll", id="help-scroll"):
                 yield Static(table, id="help-keys")

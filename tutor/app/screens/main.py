@@ -1,18 +1,16 @@
 """The main screen: course tree, lesson pane, check pane, and every per-day action.
 
-Checks run in a thread worker that iterates CheckRun.events() and posts messages
-back here; the worker never touches a widget. Watch mode polls the exercise files'
-mtimes in a timer (no inotify needed), debounces, and coalesces saves during a run.
+Checks run in a thread worker (workers.run_check) that iterates CheckRun.events() and
+posts messages back here; the worker never touches a widget. Watch mode polls the
+exercise files in a timer (watcher.SaveWatcher, no inotify needed), debounces, and
+coalesces saves during a run into one re-run after it.
 """
 
 from __future__ import annotations
 
-import subprocess
 import time
-import traceback
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -22,18 +20,22 @@ from textual.widgets import Footer, Tree
 
 from tutor.app.dialogs.confirm import ConfirmDialog
 from tutor.app.dialogs.message import MessageDialog
+from tutor.app.editing import edit_file
 from tutor.app.format import short_path, task_marks
 from tutor.app.messages import CheckEvent, CheckRecorded, DeviceProbed
+from tutor.app.watcher import SaveWatcher
 from tutor.app.widgets.check_panel import CheckPanel
 from tutor.app.widgets.course_tree import CourseTree
 from tutor.app.widgets.lesson_view import LessonView
 from tutor.app.widgets.top_bar import TopBar
+from tutor.app.workers import probe_device, run_check
 from tutor.course import DayEntry, Lesson
-from tutor.editor import NoEditor, find_editor
 from tutor.runner import CheckRun
 from tutor.session import SolutionLocked, Tutor
 
 WATCH_LABEL = "◉ watching (polling)"
+PROBE_DELAY_S = 0.3  # after the body has started drawing
+FIRST_FRAME_WAIT_S = 2.0
 
 
 class MainScreen(Screen[None]):
@@ -65,9 +67,8 @@ class MainScreen(Screen[None]):
         self.run_day = ""
         self.watching = False
         self._watch_timer = None
-        self._snapshot: dict[str, tuple[int, int] | None] = {}
-        self._changed_at: float | None = None
         self._queued = False
+        self.watcher = SaveWatcher(self._watched_files)
 
     @property
     def tutor(self) -> Tutor:
@@ -75,6 +76,10 @@ class MainScreen(Screen[None]):
 
     # -- layout -----------------------------------------------------------------------
     def compose(self) -> ComposeResult:
+        width, height = self.app.size  # the breakpoint classes now, so the first frame is laid out right
+        for name, on in (("-narrow", width < 110), ("-wide", width >= 110), ("-short", height < 32),
+                         ("-tall", height >= 32)):
+            self.set_class(on, name)
         yield TopBar(short_path(self.tutor.workspace.root), id="topbar")
         with Horizontal(id="body"):
             yield CourseTree(self.tutor.course, id="tree")
@@ -84,12 +89,12 @@ class MainScreen(Screen[None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        self.watcher.debounce = self.app.watch_debounce  # type: ignore[attr-defined]
         tree = self.query_one(CourseTree)
         day = self.start_day or self._next_day_id()
         tree.build(self._statuses(), day)
         if day:
-            self.open_day(day)
-            tree.focus_day(day)
+            self.open_day(day)  # the tree cursor follows
         tree.focus()
         store_notice = getattr(self.tutor.store, "notice", "")
         if store_notice:
@@ -97,7 +102,18 @@ class MainScreen(Screen[None]):
         if self.tutor.first_use:
             self.notify(f"Your workspace is {short_path(self.tutor.workspace.root)}: "
                         f"{len(self.tutor.copied)} starter files copied there.", timeout=8)
-        self.call_after_refresh(self._start_probe)
+        self._first_frame_at = time.monotonic()
+        self._first_frame_timer = self.set_interval(0.05, self._after_first_frame)
+
+    def _after_first_frame(self) -> None:
+        """Once the footer has its keys (Textual fills it a frame or two after mount), do the
+        slow things: the lesson's Markdown body, then the device probe."""
+        ready = bool(self.query_one(Footer).children)
+        if not ready and time.monotonic() - self._first_frame_at < FIRST_FRAME_WAIT_S:
+            return
+        self._first_frame_timer.stop()
+        self.query_one(LessonView).release()
+        self.set_timer(PROBE_DELAY_S, self._start_probe)
 
     def on_resize(self, event) -> None:
         """Below 100 columns the footer keeps its room for the keys (ctrl+p still works)."""
@@ -131,8 +147,8 @@ class MainScreen(Screen[None]):
         if tree.cursor_node is None or tree.cursor_node.data is None or tree.cursor_node.data.id != day:
             tree.focus_day(day)
         if self.watching:
-            self._snapshot = self._take_snapshot()
-            self._changed_at = None
+            self.watcher.reset()
+            self._queued = False  # a save of the day we left must not re-check this one
 
     def refresh_day(self) -> None:
         """Redraw marks, the lesson's tasks and (when idle) the check pane from the store."""
@@ -199,7 +215,7 @@ class MainScreen(Screen[None]):
         panel.begin(lesson.id, reason)
         self.add_class("-show-check")
         self.refresh_bindings()
-        self.run_worker(partial(_run_check, self, run, self.run_id, lesson.id, self.tutor), thread=True,
+        self.run_worker(partial(run_check, self, run, self.run_id, lesson.id, self.tutor), thread=True,
                         group="check", name=f"check {lesson.id}", exit_on_error=False)
 
     def on_check_event(self, message: CheckEvent) -> None:
@@ -227,6 +243,8 @@ class MainScreen(Screen[None]):
             verdict = message.result.get("verdict")
             if verdict == "passed":
                 self.notify(f"{message.day} passed ✓", title="Check passed")
+            elif self.entry is not None and message.day != self.entry.id:
+                self.notify(f"The check of {message.day} ended: {verdict}.")
         self.refresh_bindings()
         self.refresh_day()
         if self._queued:
@@ -255,8 +273,7 @@ class MainScreen(Screen[None]):
         self.watching = on
         bar = self.query_one(TopBar)
         if on:
-            self._snapshot = self._take_snapshot()
-            self._changed_at = None
+            self.watcher.reset()
             interval = self.app.watch_interval  # type: ignore[attr-defined]
             if self._watch_timer is None:
                 self._watch_timer = self.set_interval(interval, self.poll_files)
@@ -271,34 +288,15 @@ class MainScreen(Screen[None]):
             bar.set(watching="")
             self.notify("Stopped watching.")
 
-    def _take_snapshot(self) -> dict[str, tuple[int, int] | None]:
+    def _watched_files(self) -> list[Path]:
         lesson = self.lesson
         if lesson is None:
-            return {}
-        snap: dict[str, tuple[int, int] | None] = {}
-        for name in lesson.exercise.files:
-            path = self.tutor.workspace.exercise_path(lesson, name)
-            try:
-                st = path.stat()
-                snap[name] = (st.st_mtime_ns, st.st_size)
-            except OSError:
-                snap[name] = None
-        return snap
+            return []
+        return [self.tutor.workspace.exercise_path(lesson, name) for name in lesson.exercise.files]
 
     def poll_files(self) -> None:
-        """Timer tick: note a change, and run once the files have been quiet for the debounce."""
-        if not self.watching:
-            return
-        snap = self._take_snapshot()
-        if snap != self._snapshot:
-            self._snapshot = snap
-            self._changed_at = time.monotonic()
-            return
-        debounce = self.app.watch_debounce  # type: ignore[attr-defined]
-        if self._changed_at is None or time.monotonic() - self._changed_at < debounce:
-            return
-        self._changed_at = None
-        if self.lesson is None:
+        """Timer tick: after a save and a quiet debounce, check (or queue one re-run)."""
+        if not self.watching or not self.watcher.poll() or self.lesson is None:
             return
         if self.run is not None:
             self._queued = True  # every save during a run becomes one re-run after it
@@ -317,44 +315,10 @@ class MainScreen(Screen[None]):
             self.app.push_screen(MessageDialog("The exercise file is missing",
                                                f"{path} is not there. Press r to restore the starter."))
             return
-        try:
-            editor = find_editor(self.app.edit_cmd)  # type: ignore[attr-defined]
-        except NoEditor as exc:
-            self.app.push_screen(MessageDialog("No editor", f"{exc}\n\nYour exercise file is:\n{path}"))
-            return
-        argv = editor.for_file(path)
-        if not editor.terminal:
-            self._open_gui(argv, path)
-            return
-        from textual.app import SuspendNotSupported
-
-        try:
-            with self.app.suspend():
-                code = subprocess.call(argv)
-        except SuspendNotSupported:
-            self.app.push_screen(MessageDialog(
-                "Cannot open a terminal editor here",
-                f"This terminal cannot hand itself to {argv[0]}. Edit the file elsewhere:\n{path}\n\n"
-                "Then press c to check (or w to re-check on every save)."))
-            return
-        except OSError as exc:
-            self.app.push_screen(MessageDialog("The editor did not start", f"{' '.join(argv)}: {exc}"))
-            return
-        if code != 0:
-            self.notify(f"{argv[0]} exited with code {code}.", severity="warning")
-        self.refresh_day()
-        if not self.watching:
-            self.notify("Back from the editor: c checks your file.")
-
-    def _open_gui(self, argv: list[str], path: Path) -> None:
-        try:
-            subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL, start_new_session=True)
-        except OSError as exc:
-            self.app.push_screen(MessageDialog("The editor did not start", f"{' '.join(argv)}: {exc}"))
-            return
-        self.notify(f"Opened in {Path(argv[0]).name}: {path}\nc checks it; w re-checks on every save.",
-                    timeout=8)
+        if edit_file(self.app, path, self.app.edit_cmd):  # type: ignore[attr-defined]
+            self.refresh_day()
+            if not self.watching:
+                self.notify("Back from the editor: c checks your file.")
 
     # -- hints, solution, reset -------------------------------------------------------
     def action_hint(self) -> None:
@@ -426,7 +390,7 @@ class MainScreen(Screen[None]):
                 self.app.push_screen(MessageDialog("Reset failed", str(exc)))
                 return
             if self.watching:
-                self._snapshot = self._take_snapshot()
+                self.watcher.reset()
             kept = f" Your files were kept in {short_path(backup)}." if backup else ""
             self.notify(f"{lesson.id} is back to the starter.{kept}", timeout=10)
             self.refresh_day()
@@ -456,7 +420,7 @@ class MainScreen(Screen[None]):
         probe = self.app.probe  # type: ignore[attr-defined]
         if probe is None:
             return
-        self.run_worker(partial(_probe, self, probe), thread=True, group="probe", exit_on_error=False)
+        self.run_worker(partial(probe_device, self, probe), thread=True, group="probe", exit_on_error=False)
 
     def on_device_probed(self, message: DeviceProbed) -> None:
         message.stop()
@@ -470,34 +434,3 @@ class MainScreen(Screen[None]):
             label = "device: unknown (torch? see `dltutor doctor`)"
         self.query_one(TopBar).set(device=label)
         self.query_one(CheckPanel).device_name = label
-
-
-def _run_check(screen: MainScreen, run: CheckRun, run_id: int, day: str, tutor: Tutor) -> None:
-    """Thread worker: stream the run's events to the screen, then record the attempt."""
-    result: dict[str, Any] | None = None
-    error = ""
-    try:
-        for event in run.events():
-            screen.post_message(CheckEvent(run_id, event))
-        result = run.result.to_dict()
-        try:
-            tutor.record(run.result)
-        except Exception as exc:  # the store is busy or broken: say so, keep the result
-            error = f"this attempt could not be saved: {exc}"
-    except Exception as exc:
-        run.cancel()
-        error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-    screen.post_message(CheckRecorded(run_id, day, result, error))
-
-
-def _probe(screen: MainScreen, probe: Any) -> None:
-    """Thread worker: ask a child process what torch sees; warm plotext while we wait."""
-    try:
-        import plotext  # noqa: F401  (first curve draws faster)
-    except Exception:
-        pass
-    try:
-        info = probe()
-    except Exception as exc:
-        info = {"error": str(exc)}
-    screen.post_message(DeviceProbed(info))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from rich.text import Text
@@ -12,7 +11,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from tutor.app.format import day_mark, duration
+from tutor.app.format import ago, day_mark, duration
 from tutor.session import Tutor
 
 BAR_WIDTH = 14
@@ -27,6 +26,10 @@ def week_bar(passed: int, written: int, total: int, width: int = BAR_WIDTH) -> s
     return "█" * p + "░" * (w - p) + " " * (width - w)
 
 
+def _n(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
 def summary_text(tutor: Tutor, rows: list[dict[str, Any]]) -> Text:
     """Totals and the per-week bars."""
     passed = sum(r["status"] == "passed" for r in rows)
@@ -36,9 +39,10 @@ def summary_text(tutor: Tutor, rows: list[dict[str, Any]]) -> Text:
     streak = tutor.store.streak()
     total_days = len(tutor.course.days)
     text = Text()
+    text.append("Progress\n", style="bold underline")
     text.append(f"{passed} of {total_days} days passed", style="bold")
-    text.append(f" ({len(rows)} written) · {attempts} attempts · {hints} hints · "
-                f"{duration(seconds)} checking · streak {streak} day{'s' if streak != 1 else ''}\n\n")
+    text.append(f" ({len(rows)} written) · {_n(attempts, 'attempt')} · {_n(hints, 'hint')} · "
+                f"{duration(seconds)} checking · streak {_n(streak, 'day')}\n\n")
     status = {r["day"]: r["status"] for r in rows}
     for week in tutor.course.weeks:
         n_pass = sum(status.get(d.id) == "passed" for d in week.days)
@@ -68,6 +72,7 @@ class ProgressScreen(Screen[None]):
     def on_mount(self) -> None:
         tutor: Tutor = self.app.tutor  # type: ignore[attr-defined]
         rows = tutor.progress_rows()
+        summary = tutor.progress()
         self.query_one("#progress-summary", Static).update(summary_text(tutor, rows))
         table = self.query_one(DataTable)
         table.add_columns("day", "title", "status", "tries", "hints", "time", "best", "last", "device", "host")
@@ -75,12 +80,14 @@ class ProgressScreen(Screen[None]):
             mark, style = day_mark(r["status"])
             best = ", ".join(f"{k} {v:.3g}" for k, v in (r["best_metrics"] or {}).items())
             last = r["last_verdict"] or ""
-            table.add_row(
-                r["day"], r["title"], Text(f"{mark} {r['status']}", style=style), str(r["attempts"]),
-                str(r["hints"]), duration(r["seconds"]) if r["seconds"] else "", best, last,
-                r["last_device"] or "", r["last_host"] or "", key=r["day"],
-            )
-        self.border_title = f"Progress · {time.strftime('%Y-%m-%d')}"
+            p = summary.get(r["day"])
+            if last and p is not None and p.last:
+                last = f"{last}, {ago(p.last['ended'])}"
+            cells = [r["day"], r["title"], Text(f"{mark} {r['status']}", style=style), str(r["attempts"]),
+                     str(r["hints"]), duration(r["seconds"]) if r["seconds"] else "", best, last,
+                     r["last_device"] or "", r["last_host"] or ""]
+            # Text, not str: a DataTable reads a str as console markup
+            table.add_row(*(c if isinstance(c, Text) else Text(c) for c in cells), key=r["day"])
         table.focus()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:

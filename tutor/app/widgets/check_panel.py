@@ -164,7 +164,7 @@ class CheckPanel(VerticalScroll):
         banner.append(f" · {duration(float(result.get('duration') or 0.0))}", style="dim")
         message = result.get("message") or ""
         if verdict != "passed" and message and not message.endswith("checks passed"):
-            banner.append("\n" + message)
+            banner.append("\n" + message.strip().splitlines()[0])  # the whole text is in the lines below
         if verdict == "passed":
             banner.append("\nWell done. s shows the reference solution; n goes to the next day.", style="dim")
         self._banner(css, banner)

@@ -7,7 +7,7 @@ from pathlib import Path
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
-from textual.widgets import Markdown, Static
+from textual.widgets import Static
 
 from rich.console import Group
 
@@ -31,17 +31,32 @@ def lesson_markdown(lesson: Lesson) -> str:
 
 
 class LessonView(VerticalScroll):
-    """Scrollable reader for one day; `show()` swaps the day in."""
+    """Scrollable reader for one day; `show()` swaps the day in.
+
+    The Markdown body (markdown-it, highlighted code) is the slowest thing to draw, so
+    it waits until the screen calls `release()` after its first full frame, and then
+    is imported and rendered; `body_day` says which day's body is showing.
+    """
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.border_title = "Lesson"
         self.day: str | None = None
+        self.body_day: str | None = None
+        self._held: tuple[str, str] | None = None
+        self._holding = True
+
+    def release(self) -> None:
+        """The first frame is on screen: draw bodies from now on."""
+        if self._holding:
+            self._holding = False
+            if self._held is not None:
+                self.call_after_refresh(self._show_body, *self._held)
+                self._held = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="lesson-head")
         yield Static(id="lesson-tasks")
-        yield Markdown(id="lesson-body")
 
     def show(self, entry: DayEntry, status: str, exercise: Path | None, marks: dict[str, str],
              hints: list[str]) -> None:
@@ -49,19 +64,39 @@ class LessonView(VerticalScroll):
         changed = entry.id != self.day
         self.day = entry.id
         self.query_one("#lesson-head", Static).update(self._head(entry, status))
-        body = self.query_one("#lesson-body", Markdown)
         tasks = self.query_one("#lesson-tasks", Static)
-        if entry.lesson is None:
-            tasks.display = False
-            body.display = False
-        else:
-            tasks.display = True
-            body.display = True
+        tasks.display = entry.lesson is not None
+        if entry.lesson is not None:
             self.show_tasks(entry.lesson, exercise, marks, hints)
-            if changed:
-                body.update(lesson_markdown(entry.lesson))
         if changed:
+            self.body_day = None
+            for old in self.query("#lesson-body"):
+                old.display = False
+            if entry.lesson is not None:
+                body = (entry.id, lesson_markdown(entry.lesson))
+                if self._holding:
+                    self._held = body
+                else:
+                    self.call_after_refresh(self._show_body, *body)
             self.scroll_home(animate=False)
+
+    async def _show_body(self, day: str, text: str) -> None:
+        """Render the Markdown body (after the head and tasks are on screen)."""
+        if day != self.day:
+            return  # the learner moved on before we got here
+        from textual.widgets import Markdown
+
+        found = self.query("#lesson-body")
+        if found:
+            body = found.first(Markdown)
+            await body.update(text)
+        else:
+            body = Markdown(id="lesson-body")
+            await self.mount(body)
+            await body.update(text)
+        if day == self.day:
+            body.display = True
+            self.body_day = day
 
     def show_tasks(self, lesson: Lesson, exercise: Path | None, marks: dict[str, str], hints: list[str]) -> None:
         """The exercise block: file, tasks with ✓/✗ from the last check, hints opened so far."""
