@@ -1,7 +1,6 @@
 """Day 12 check: grid = Cartesian product, random search (reproducible, bounded, log-uniform),
 the budget, best-by-validation, and an end-to-end tiny search on spirals."""
 
-import contextlib
 import itertools
 import math
 import time
@@ -10,19 +9,11 @@ import numpy as np
 import torch
 
 from tutor.checking import check, data, expect, expect_metric, expect_type, fail
+from tutor.checking import one_cpu_thread
 
 SIGMAS = 5  # statistical bounds: a correct sampler falls outside 5σ with probability < 1e-6
 
 
-@contextlib.contextmanager
-def one_cpu_thread():
-    """Tiny models train faster on one CPU thread (and do not suffer from a busy machine)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def key_of(config):

@@ -11,13 +11,13 @@ BatchNorm1d.
 
 from __future__ import annotations
 
-import contextlib
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from tutor.checking import one_cpu_thread
 from tutor.checking import (
     check,
     data,
@@ -626,16 +626,6 @@ def deep_structure(ctx):
         expect_shape(out, (16, 3), f"{label}(x) for x of shape (16, 2)", labels=["batch", "classes"])
 
 
-@contextlib.contextmanager
-def one_cpu_thread():
-    """Tiny matrices gain nothing from a second CPU thread, and on a busy machine the thread
-    hand-offs cost 10-20x (measured: 150 steps 0.5 s with one thread, 13 s with two under load)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def train_spirals(model: nn.Module, X: torch.Tensor, y: torch.Tensor, seed: int, device) -> list[float]:

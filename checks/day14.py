@@ -10,12 +10,12 @@ the learner's numbers match. Then fit() runs the four on an ill-conditioned regr
 
 from __future__ import annotations
 
-import contextlib
 
 import numpy as np
 import torch
 
 from tutor.checking import check, expect, expect_metric, expect_type, fail
+from tutor.checking import one_cpu_thread
 
 F64 = torch.float64
 STEPS = 50
@@ -392,15 +392,6 @@ def fit_loop(ctx):
          "each step is zero_grad(), loss = loss_fn(), loss.backward(), step(), then record loss.item()")
 
 
-@contextlib.contextmanager
-def one_cpu_thread():
-    """Tiny tensors gain nothing from a second CPU thread; on a busy machine the hand-offs cost 10x."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 SCALES = (1.0, 3.0, 10.0)  # feature scales: the Hessian is about diag(2, 18, 200), condition number 100

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -56,3 +58,14 @@ def describe_device(device: torch.device) -> str:
         return "MPS (Apple GPU)"
     threads = torch.get_num_threads()
     return f"CPU, {threads} thread{'s' if threads != 1 else ''}"
+
+
+@contextlib.contextmanager
+def one_cpu_thread() -> Iterator[None]:
+    """Run a block on one CPU thread, whatever the run's setting (tiny models train faster so)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
