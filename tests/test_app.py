@@ -195,7 +195,8 @@ async def test_check_fails_on_the_starter_then_passes(tutor: Tutor) -> None:
         assert [a["verdict"] for a in tutor.store.attempts("day01")] == ["passed", "failed"]
 
 
-async def test_cancel_stops_the_process_group_and_records_interrupted(tutor: Tutor) -> None:
+@pytest.mark.parametrize("key", ["x", "ctrl+c"])
+async def test_cancel_stops_the_process_group_and_records_interrupted(tutor: Tutor, key: str) -> None:
     write_solution(tutor, slow=60.0)
     app = make_app(tutor)
     async with app.run_test(size=SIZE) as pilot:
@@ -206,7 +207,7 @@ async def test_cancel_stops_the_process_group_and_records_interrupted(tutor: Tut
         assert run is not None
         panel = screen.query_one(CheckPanel)
         await until(pilot, lambda: "add() adds two numbers" in panel._results, "the first check")
-        await pilot.press("x")
+        await pilot.press(key)
         await until(pilot, lambda: screen.run is None, "the cancelled run to end", 20)
         assert "CANCELLED" in verdict(app)
         assert run._proc is not None and run._proc.poll() is not None

@@ -54,7 +54,8 @@ def test_check_json_shape(cli):
 
 
 @pytest.mark.parametrize("args", [["check", "day99"], ["check", "../x"], ["show", "3"], ["hint", "nope"],
-                                  ["check", "1", "--bogus"], ["check", "1", "--timeout", "-3"]])
+                                  ["check", "1", "--bogus"], ["check", "1", "--timeout", "-3"],
+                                  ["check", "1", "--device", "gpu0"]])
 def test_usage_errors_exit_2(cli, args):
     r = invoke(cli, *args)
     assert r.exit_code == 2, r.output

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -29,7 +30,16 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 DayArg = Annotated[str, typer.Argument(help="day number or id: 13, day13")]
 WorkspaceOpt = Annotated[Optional[Path], typer.Option("--workspace", "-W", envvar="DLTUTOR_HOME",
                                                       help="your workspace folder (default ~/dltutor)")]
-DeviceOpt = Annotated[str, typer.Option("--device", envvar="DLTUTOR_DEVICE",
+DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+
+def _device(value: str) -> str:
+    if not DEVICE_PATTERN.match(value):
+        raise typer.BadParameter(f"{value!r} is not a device; use auto, cpu, cuda, cuda:N or mps")
+    return value
+
+
+DeviceOpt = Annotated[str, typer.Option("--device", envvar="DLTUTOR_DEVICE", callback=_device,
                                         help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1, mps")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output on stdout")]
 

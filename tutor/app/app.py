@@ -36,6 +36,7 @@ class DltutorApp(App[int]):
         Binding("p", "progress", "Progress"),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
+        Binding("ctrl+c", "interrupt", "Cancel check", show=False, priority=True),
     ]
 
     def __init__(self, tutor: Tutor | None = None, day: str | None = None, device: str = "auto",
@@ -73,6 +74,13 @@ class DltutorApp(App[int]):
         from tutor.app.screens.help import HelpScreen
 
         self.push_screen(HelpScreen())
+
+    def action_interrupt(self) -> None:
+        """Ctrl-C: cancel a running check, as in a shell; otherwise say how to quit."""
+        if self.main.run is not None:
+            self.main.action_cancel()
+        else:
+            self.notify("No check is running. Press q to quit.")
 
     async def action_quit(self) -> None:
         """Quit; a running check is cancelled first (its process group is killed)."""
