@@ -70,3 +70,14 @@ def test_real_course_has_fifty_days_in_seven_weeks():
     assert len(course.days) == 50 and len(course.weeks) == 7
     assert course.lesson("day01").title == "Introduction to Deep Learning"
     assert course.search("batch norm")[0].id == "day13"
+
+
+def test_lesson_markdown_has_quiz_with_answers_after_questions():
+    from tutor.lesson_text import lesson_markdown
+
+    lesson = Course().lesson("day01")
+    text = lesson_markdown(lesson)
+    assert text.index("## Check yourself") < text.index("### Answers") < text.index("## References")
+    assert "(b) — Gradients accumulate" in text
+    short = lesson_markdown(lesson, head=False)
+    assert "# Day 1" not in short and "## Objectives" not in short and "## Check yourself" in short

@@ -14,6 +14,7 @@ from rich.text import Text
 
 from tutor import events
 from tutor.course import Course, Lesson
+from tutor.lesson_text import lesson_markdown
 from tutor.runner import RunResult
 
 MARKS = {
@@ -25,28 +26,6 @@ MARKS = {
 STATUS_MARKS = {"passed": ("✓", "green"), "failing": ("✗", "red"), "not started": ("·", ""),
                 "not written": (" ", "dim")}
 VERDICT_STYLE = {"passed": "bold green", "interrupted": "bold yellow"}
-
-
-def bullet_list(title: str, items: tuple[str, ...]) -> str:
-    return f"## {title}\n\n" + "\n".join(f"- {i}" for i in items) + "\n" if items else ""
-
-
-def lesson_markdown(lesson: Lesson) -> str:
-    """The whole lesson as one Markdown document."""
-    parts = [f"# Day {lesson.day}: {lesson.title}\n\n*{lesson.summary}*\n",
-             bullet_list("Objectives", lesson.objectives), lesson.body,
-             bullet_list("Key learnings", lesson.key_learnings)]
-    tasks = "\n".join(f"{i}. **{t.title}** — {t.description}" for i, t in enumerate(lesson.exercise.tasks, 1))
-    parts.append(f"## Your exercise\n\nFiles: {', '.join(lesson.exercise.files)}\n\n{tasks}\n")
-    refs = []
-    for r in lesson.references:
-        who = f" — {r.authors}" if r.authors else ""
-        year = f" ({r.year})" if r.year else ""
-        url = f" <{r.url}>" if r.url else ""
-        refs.append(f"- *{r.kind}*: {r.title}{who}{year}{url}")
-    if refs:
-        parts.append("## References\n\n" + "\n".join(refs) + "\n")
-    return "\n".join(p for p in parts if p)
 
 
 def show_lesson(console: Console, lesson: Lesson) -> None:

@@ -11,7 +11,7 @@ from textual.widgets import Static
 
 KEYS: list[tuple[str, str]] = [
     ("c", "check the exercise: named checks appear live with ✓/✗, then a verdict"),
-    ("x / Esc", "cancel a running check (its whole process group is stopped)"),
+    ("x / Esc / ctrl+c", "cancel a running check (its whole process group is stopped)"),
     ("e", "edit the exercise file in $VISUAL / $EDITOR (--edit-cmd overrides)"),
     ("w", "watch: re-run the check whenever you save the file (polling)"),
     ("h", "the next hint (hints are recorded in your progress)"),

@@ -13,21 +13,9 @@ from rich.console import Group
 
 from tutor.app.format import DAY_MARKS, bullets, day_mark, marks_table, short_path
 from tutor.course import DayEntry, Lesson
+from tutor.lesson_text import lesson_markdown
 
 TASK_MARKS = {"passed": DAY_MARKS["passed"], "failing": DAY_MARKS["failing"]}
-
-
-def lesson_markdown(lesson: Lesson) -> str:
-    """The body, then key learnings and references, as one Markdown document."""
-    parts = [lesson.body.rstrip(), "", "## Key learnings", ""]
-    parts += [f"- {item}" for item in lesson.key_learnings]
-    if lesson.references:
-        parts += ["", "## References", ""]
-        for ref in lesson.references:
-            who = ", ".join(x for x in (ref.authors, str(ref.year) if ref.year else "") if x)
-            line = f"- *{ref.kind}*: {ref.title}" + (f" ({who})" if who else "")
-            parts.append(line + (f" <{ref.url}>" if ref.url else ""))
-    return "\n".join(parts) + "\n"
 
 
 class LessonView(VerticalScroll):
@@ -73,7 +61,7 @@ class LessonView(VerticalScroll):
             for old in self.query("#lesson-body"):
                 old.display = False
             if entry.lesson is not None:
-                body = (entry.id, lesson_markdown(entry.lesson))
+                body = (entry.id, lesson_markdown(entry.lesson, head=False))
                 if self._holding:
                     self._held = body
                 else:
