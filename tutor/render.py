@@ -33,11 +33,11 @@ def show_lesson(console: Console, lesson: Lesson) -> None:
 
 
 def check_line(event: dict[str, Any]) -> Text:
-    """'✓ name' or '✗ name' with the message indented under it."""
+    """'✓ name' or '✗ name' with the message indented under it (skipped checks: the mark alone)."""
     mark, style = MARKS.get(event["status"], ("?", ""))
     text = Text(f"{mark} ", style=style)
     text.append(event["name"], style="bold" if event["status"] != events.PASSED else "")
-    if event.get("message") and event["status"] != events.PASSED:
+    if event.get("message") and event["status"] not in (events.PASSED, events.SKIPPED):
         for line in event["message"].splitlines():
             text.append(f"\n    {line}")
     return text

@@ -282,6 +282,9 @@ class CheckRun:
             r.verdict = PASSED if r.checks and all(c.status == events.PASSED for c in r.checks) else FAILED
             if r.verdict == FAILED and not r.message:
                 r.message = f"{r.passed} of {len(r.checks)} checks passed"
+                skipped = sum(c.status == events.SKIPPED for c in r.checks)
+                if skipped:
+                    r.message += f" ({skipped} skipped: your exercise could not be loaded)"
             elif r.verdict == PASSED:
                 r.message = f"all {len(r.checks)} checks passed"
 
