@@ -147,3 +147,19 @@ def test_doctor_json(cli):
     data = json.loads(r.stdout)
     assert data["torch"]["device_name"].startswith(("CPU", "CUDA", "MPS"))
     assert data["workspace"] and data["terminal"]["size"]
+
+
+def test_two_checks_at_once_are_both_recorded(cli, workspace: Path, tiny_course: Path):
+    """Two SSH sessions checking at the same moment: both attempts land in the store."""
+    import os
+    import subprocess
+    import sys
+
+    invoke(cli, "list")
+    env = {**os.environ, "DLTUTOR_COURSE": str(tiny_course), "DLTUTOR_HOME": str(workspace)}
+    cmd = [sys.executable, "-m", "tutor", "check", "1", "--json"]
+    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) for _ in range(2)]
+    verdicts = [json.loads(p.communicate(timeout=120)[0])["verdict"] for p in procs]
+    assert verdicts == ["failed", "failed"]
+    prog = json.loads(invoke(cli, "progress", "--json").stdout)
+    assert next(d for d in prog["days"] if d["day"] == "day01")["attempts"] == 2

@@ -197,7 +197,7 @@ class CheckPanel(VerticalScroll):
         text.append(f" · {duration(time.monotonic() - self._started)}", style="dim")
         if self.device_name:
             text.append(f" · {self.device_name}", style="dim")
-        text.append("\nx or Esc cancels" + (f" · {self._note}" if self._note else ""), style="dim")
+        text.append("\nx, Esc or Ctrl-C cancels" + (f" · {self._note}" if self._note else ""), style="dim")
         self._banner("-running", text)
 
     def _draw_lines(self) -> None:
