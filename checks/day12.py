@@ -9,7 +9,6 @@ import numpy as np
 import torch
 
 from tutor.checking import check, data, expect, expect_metric, expect_type, fail
-from tutor.checking import one_cpu_thread
 
 SIGMAS = 5  # statistical bounds: a correct sampler falls outside 5σ with probability < 1e-6
 
@@ -242,20 +241,19 @@ def spiral_data(ctx):
 def train_eval(ctx):
     tuning = ctx.load("tuning")
     d = spiral_data(ctx)
-    with one_cpu_thread():
-        good = tuning.train_and_evaluate({"lr": 0.05, "hidden": 64}, d)
-        expect_type(good, dict, "train_and_evaluate(config, data)")
-        for key in ("train_loss", "val_loss", "val_acc", "params"):
-            expect(key in good, f"train_and_evaluate returned the keys {sorted(good)}; '{key}' is missing")
-            expect(isinstance(good[key], (int, float)) and math.isfinite(good[key]),
-                   f"train_and_evaluate(...)['{key}'] is {good[key]!r}; expected a finite Python number (.item())")
-        expect(0.0 <= good["val_acc"] <= 1.0, f"val_acc is {good['val_acc']}; an accuracy lies between 0 and 1")
-        expect(good["params"] == 6 * 64 + 3,
-               f"params is {good['params']} for hidden=64; Linear(2, 64) + Linear(64, 3) have {6 * 64 + 3}")
-        small = tuning.train_and_evaluate({"lr": 0.05, "hidden": 16}, d)
-        expect(small["params"] == 6 * 16 + 3,
-               f"params is {small['params']} for hidden=16 (expected {6 * 16 + 3}): is config['hidden'] used?")
-        slow = tuning.train_and_evaluate({"lr": 1e-5, "hidden": 64}, d)
+    good = tuning.train_and_evaluate({"lr": 0.05, "hidden": 64}, d)
+    expect_type(good, dict, "train_and_evaluate(config, data)")
+    for key in ("train_loss", "val_loss", "val_acc", "params"):
+        expect(key in good, f"train_and_evaluate returned the keys {sorted(good)}; '{key}' is missing")
+        expect(isinstance(good[key], (int, float)) and math.isfinite(good[key]),
+               f"train_and_evaluate(...)['{key}'] is {good[key]!r}; expected a finite Python number (.item())")
+    expect(0.0 <= good["val_acc"] <= 1.0, f"val_acc is {good['val_acc']}; an accuracy lies between 0 and 1")
+    expect(good["params"] == 6 * 64 + 3,
+           f"params is {good['params']} for hidden=64; Linear(2, 64) + Linear(64, 3) have {6 * 64 + 3}")
+    small = tuning.train_and_evaluate({"lr": 0.05, "hidden": 16}, d)
+    expect(small["params"] == 6 * 16 + 3,
+           f"params is {small['params']} for hidden=16 (expected {6 * 16 + 3}): is config['hidden'] used?")
+    slow = tuning.train_and_evaluate({"lr": 1e-5, "hidden": 64}, d)
     # Calibration (reference, seeds 0-9): val_acc with lr=0.05, hidden=64: 0.967-1.0 (threshold 0.85);
     # val_loss with lr=1e-5 minus with lr=0.05: 0.93-1.10 (threshold 0.5); train_loss 0.034-0.061 (threshold 0.5).
     expect_metric(ctx, "val_acc (lr=0.05, hidden=64)", good["val_acc"], 0.85)
@@ -281,10 +279,9 @@ def end_to_end(ctx):
         return tuning.train_and_evaluate(config, d)
 
     t0 = time.perf_counter()
-    with one_cpu_thread():
-        configs = tuning.random_configs(space, 8, seed=ctx.seed)
-        results = tuning.run_search(configs, evaluate, budget=5)
-        best = tuning.best_result(results, metric="val_loss", mode="min")
+    configs = tuning.random_configs(space, 8, seed=ctx.seed)
+    results = tuning.run_search(configs, evaluate, budget=5)
+    best = tuning.best_result(results, metric="val_loss", mode="min")
     seconds = time.perf_counter() - t0
     expect(count[0] == 5, f"the search trained {count[0]} models with budget 5")
     ctx.curve("val_acc per trial", [r["val_acc"] for r in results])

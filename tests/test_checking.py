@@ -135,3 +135,11 @@ def test_not_implemented_location_and_sys_exit_message(tmp_path):
         raise SystemExit(2)
     except SystemExit as exc:
         assert "sys.exit(2)" in describe_exception(exc, tmp_path)
+
+
+def test_expect_gradient_judges_tiny_entries_by_absolute_error():
+    numeric = np.array([1.0, 2e-4, 0.5])
+    expect_gradient(np.array([1.0, 2e-4 + 5e-9, 0.5]), numeric, "db", atol=1e-3, tiny_tol=1e-8)
+    expect_gradient(np.array([1.0, 3e-4, 0.5]), numeric, "db", atol=1e-3)  # ignored without tiny_tol
+    with pytest.raises(CheckFailed, match=r"gradient db is wrong: at index \(1,\)"):
+        expect_gradient(np.array([1.0, 3e-4, 0.5]), numeric, "db", atol=1e-3, tiny_tol=1e-8)

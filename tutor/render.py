@@ -15,16 +15,9 @@ from rich.text import Text
 from tutor import events
 from tutor.course import Course, Lesson
 from tutor.lesson_text import lesson_markdown
+from tutor.marks import CHECK_MARKS, DAY_MARKS
 from tutor.runner import RunResult
 
-MARKS = {
-    events.PASSED: ("✓", "green"),
-    events.FAILED: ("✗", "red"),
-    events.NOT_IMPLEMENTED: ("○", "yellow"),
-    events.SKIPPED: ("–", "dim"),
-}
-STATUS_MARKS = {"passed": ("✓", "green"), "failing": ("✗", "red"), "not started": ("·", ""),
-                "not written": (" ", "dim")}
 VERDICT_STYLE = {"passed": "bold green", "interrupted": "bold yellow"}
 
 
@@ -34,7 +27,7 @@ def show_lesson(console: Console, lesson: Lesson) -> None:
 
 def check_line(event: dict[str, Any]) -> Text:
     """'✓ name' or '✗ name' with the message indented under it (skipped checks: the mark alone)."""
-    mark, style = MARKS.get(event["status"], ("?", ""))
+    mark, style = CHECK_MARKS.get(event["status"], ("?", ""))
     text = Text(f"{mark} ", style=style)
     text.append(event["name"], style="bold" if event["status"] != events.PASSED else "")
     if event.get("message") and event["status"] not in (events.PASSED, events.SKIPPED):
@@ -89,7 +82,7 @@ def course_table(course: Course, statuses: dict[str, str], current: str | None =
         table.add_column(style="dim")
         for d in week.days:
             status = statuses.get(d.id, "not written")
-            mark, style = STATUS_MARKS.get(status, ("?", ""))
+            mark, style = DAY_MARKS.get(status, ("?", ""))
             row_style = "dim" if d.lesson is None else ("reverse" if d.id == current else "")
             table.add_row(Text(mark, style=style), d.id, d.title, status, style=row_style)
         blocks.append(table)
@@ -108,7 +101,7 @@ def progress_table(rows: list[dict[str, Any]], streak: int) -> Group:
     table.add_column("best metric", no_wrap=True, overflow="ellipsis", max_width=11)
     table.add_column("time", justify="right", no_wrap=True)
     for r in rows:
-        mark, style = STATUS_MARKS.get(r["status"], ("?", ""))
+        mark, style = DAY_MARKS.get(r["status"], ("?", ""))
         best = ", ".join(f"{k} {v:.3g}" for k, v in list(r["best_metrics"].items())[:1])
         secs = r["seconds"]
         minutes = "" if not secs else (f"{secs:.0f}s" if secs < 90 else f"{secs / 60:.0f}m")

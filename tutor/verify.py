@@ -1,17 +1,15 @@
 """Course invariants for authors: every starter fails as 'not implemented', every solution passes.
 
-    python -m tutor.verify day05 --seeds 2     (also `dltutor verify`)
+The front end is `dltutor verify [DAY ...] --seeds N`; the tests call `verify_lesson` directly.
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
 from dataclasses import dataclass, field
 from typing import Callable
 
 from tutor import events
-from tutor.course import Course, Lesson, load_course
+from tutor.course import Course, Lesson
 from tutor.runner import PASSED, CheckRun, RunRequest, RunResult
 
 
@@ -73,24 +71,3 @@ def verify_lesson(course: Course, lesson: Lesson, seeds: int = 2, device: str = 
                 report.problems.append("output:\n" + result.output[-2000:])
     return report
 
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tutor.verify")
-    parser.add_argument("days", nargs="*")
-    parser.add_argument("--seeds", type=int, default=2)
-    parser.add_argument("--device", default="cpu")
-    args = parser.parse_args(argv)
-    course = load_course()
-    lessons = [course.lesson(d) for d in args.days] if args.days else course.lessons
-    bad = 0
-    for lesson in lessons:
-        report = verify_lesson(course, lesson, args.seeds, args.device, say=print)
-        for p in report.problems:
-            print(f"  PROBLEM {lesson.id}: {p}")
-        bad += not report.ok
-    print(f"{len(lessons) - bad} of {len(lessons)} lessons hold")
-    return 1 if bad else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,6 +1,6 @@
 """Text helpers shared by the TUI's widgets: status marks, durations, check lines.
 
-Every status has a text symbol as well as a colour, so the TUI reads with NO_COLOR.
+The marks themselves live in tutor/marks.py, shared with the CLI.
 """
 
 from __future__ import annotations
@@ -13,23 +13,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-# Day status (Tutor.status) -> (mark, style).
-DAY_MARKS = {
-    "passed": ("✓", "bold green"),
-    "failing": ("✗", "bold red"),
-    "not started": ("·", ""),
-    "not written": ("–", "dim"),
-}
-
-# One named check's status (tutor.events) -> (mark, style).
-CHECK_MARKS = {
-    "passed": ("✓", "bold green"),
-    "failed": ("✗", "bold red"),
-    "not_implemented": ("✗", "bold yellow"),
-    "skipped": ("-", "dim"),
-    "running": ("▸", "bold cyan"),
-    "pending": ("·", "dim"),
-}
+from tutor.marks import CHECK_MARKS, DAY_MARKS
 
 # Verdict of a whole run (tutor.runner) -> (banner word, mark, css class).
 VERDICTS = {

@@ -15,7 +15,6 @@ A check passes by returning and fails by raising (CheckFailed via `fail`/`expect
 
 from tutor.checking import data
 from tutor.checking.curves import expect_below, expect_decreasing, expect_initial_loss, smooth
-from tutor.checking.determinism import one_cpu_thread
 from tutor.checking.errors import CheckFailed, fail
 from tutor.checking.expect import (
     as_numpy,
@@ -49,7 +48,6 @@ __all__ = [
     "expect_type",
     "fail",
     "numeric_gradient",
-    "one_cpu_thread",
     "relative_error",
     "smooth",
 ]

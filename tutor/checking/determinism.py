@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import random
-from typing import Iterator
 
 import numpy as np
 import torch
@@ -59,13 +57,3 @@ def describe_device(device: torch.device) -> str:
     threads = torch.get_num_threads()
     return f"CPU, {threads} thread{'s' if threads != 1 else ''}"
 
-
-@contextlib.contextmanager
-def one_cpu_thread() -> Iterator[None]:
-    """Run a block on one CPU thread, whatever the run's setting (tiny models train faster so)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)

@@ -38,10 +38,13 @@ def relative_error(a: Any, b: Any) -> np.ndarray:
     return np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), 1e-12)
 
 
-def expect_gradient(analytic: Any, numeric: Any, name: str, tol: float = 1e-6, atol: float = 1e-9) -> float:
+def expect_gradient(
+    analytic: Any, numeric: Any, name: str, tol: float = 1e-6, atol: float = 1e-9, tiny_tol: float | None = None
+) -> float:
     """Analytic gradient `name` must match the numeric one; returns the max relative error.
 
-    Entries where both are tiny (below `atol`) are ignored, as their relative error is noise.
+    Entries where both are below `atol` are noise on the relative scale: they are ignored,
+    or, with `tiny_tol`, judged by their absolute error instead.
     """
     a = as_numpy(analytic).astype(np.float64)
     n = as_numpy(numeric).astype(np.float64)
@@ -49,8 +52,14 @@ def expect_gradient(analytic: Any, numeric: Any, name: str, tol: float = 1e-6, a
         fail(f"gradient {name} has shape {a.shape}; expected {n.shape} (the shape of the parameter)")
     if not np.isfinite(a).all():
         fail(f"gradient {name} contains nan/inf")
-    rel = relative_error(a, n)
-    rel = np.where((np.abs(a) < atol) & (np.abs(n) < atol), 0.0, rel)
+    tiny = (np.abs(a) < atol) & (np.abs(n) < atol)
+    if tiny_tol is not None and tiny.any():
+        diff = np.where(tiny, np.abs(a - n), 0.0)
+        if diff.max() > tiny_tol:
+            idx = tuple(int(i) for i in np.unravel_index(int(np.argmax(diff)), diff.shape))
+            fail(f"gradient {name} is wrong: at index {idx} yours is {a[idx]:.6g}, numeric {n[idx]:.6g} "
+                 f"(absolute error {diff[idx]:.2e}; a right gradient is within {tiny_tol:g} here)")
+    rel = np.where(tiny, 0.0, relative_error(a, n))
     worst = float(rel.max()) if rel.size else 0.0
     if worst > tol:
         idx = np.unravel_index(int(np.argmax(rel)), rel.shape) if rel.ndim else ()

@@ -11,7 +11,8 @@ from textual.widgets import Static
 
 from rich.console import Group
 
-from tutor.app.format import DAY_MARKS, bullets, day_mark, marks_table, short_path
+from tutor.app.format import bullets, day_mark, marks_table, short_path
+from tutor.marks import DAY_MARKS
 from tutor.course import DayEntry, Lesson
 from tutor.lesson_text import lesson_markdown
 
