@@ -7,20 +7,28 @@ from pathlib import Path
 
 import pytest
 
-OUTLINE = """\
-weeks:
-  - week: 1
-    title: "Tiny week"
-    days:
-      - {day: 1, title: "Tiny day"}
-      - {day: 2, title: "Second day"}
-      - {day: 3, title: "Unwritten day"}
+TRACK = """\
+format_version: 1
+name: 50-days
+title: A tiny course
+position: "day {n}"
+groups:
+  - label: Week 1
+    title: Tiny week
+    items:
+      - {label: Day 1, title: Tiny day, lessons: [tiny-day]}
+      - {label: Day 2, title: Second day, lessons: [second-day]}
+      - {label: Day 3, title: Unwritten day, lessons: [unwritten-day]}
 """
 
+PLANNED = """\
+format_version: 1
+planned:
+  - {slug: unwritten-day, title: Unwritten day}
+"""
+SLUGS = {1: "tiny-day", 2: "second-day"}
+
 LESSON = """\
-id: day{n:02d}
-day: {n}
-week: 1
 title: {title}
 summary: A tiny lesson for tests.
 objectives: [learn]
@@ -39,7 +47,6 @@ exercise:
       description: implement go()
       hints: [first hint, second hint]
 check:
-  script: day{n:02d}.py
   timeout: {timeout}
 """
 
@@ -66,11 +73,12 @@ SOLUTION = "def go():\n    return 42\n"
 
 
 def make_course(root: Path, timeout: float = 30) -> Path:
-    """A course with day01 and day02 (same tiny exercise) and an unwritten day03."""
-    (root / "lessons").mkdir(parents=True)
-    (root / "lessons" / "outline.yaml").write_text(OUTLINE)
+    """A course with tiny-day and second-day (same tiny exercise) and an unwritten day 3."""
+    (root / "lessons" / "tracks").mkdir(parents=True)
+    (root / "lessons" / "tracks" / "50-days.yaml").write_text(TRACK)
+    (root / "lessons" / "planned.yaml").write_text(PLANNED)
     for n, title in ((1, "Tiny day"), (2, "Second day")):
-        day = f"day{n:02d}"
+        day = SLUGS[n]
         (root / "lessons" / f"{day}.yaml").write_text(LESSON.format(n=n, title=title, timeout=timeout))
         for folder, text in (("exercises", STARTER), ("solutions", SOLUTION)):
             (root / folder / day).mkdir(parents=True)

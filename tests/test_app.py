@@ -22,7 +22,7 @@ from tutor.app.dialogs.solution import SolutionDialog
 from tutor.app.screens.help import KEYS, HelpScreen
 from tutor.app.screens.main import MainScreen
 from tutor.app.screens.progress import ProgressScreen
-from tutor.app.testing import make_tiny_course, plain, solution_text
+from tiny_course import make_tiny_course, plain, solution_text
 from tutor.app.widgets.check_panel import CheckPanel
 from tutor.app.widgets.course_tree import CourseTree
 from tutor.app.widgets.top_bar import TopBar

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tutor.app.app import DltutorApp
-from tutor.app.testing import make_tiny_course
+from tiny_course import make_tiny_course
 from tutor.app.widgets.lesson_view import LessonView
 from tutor.app.widgets.top_bar import TopBar
 from tutor.course import Course

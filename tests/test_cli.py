@@ -33,14 +33,14 @@ def test_check_starter_fails_with_exit_1(cli, workspace: Path):
 
 
 def test_check_solution_passes_and_is_recorded(cli, workspace: Path, tiny_course: Path):
-    (workspace / "day01").mkdir(parents=True)
-    (workspace / "day01" / "mod.py").write_text((tiny_course / "solutions/day01/mod.py").read_text())
+    (workspace / "tiny-day").mkdir(parents=True)
+    (workspace / "tiny-day" / "mod.py").write_text((tiny_course / "solutions/tiny-day/mod.py").read_text())
     r = invoke(cli, "check", "day01")
     assert r.exit_code == 0, r.output
     assert "✓ go() returns 42" in r.stdout and "PASSED" in r.stdout
     assert "answer: 42" in r.stdout and "loss curves" in r.stdout
     prog = json.loads(invoke(cli, "progress", "--json").stdout)
-    day = next(d for d in prog["days"] if d["day"] == "day01")
+    day = next(d for d in prog["lessons"] if d["lesson"] == "tiny-day")
     assert day["status"] == "passed" and day["attempts"] == 1 and day["best_metrics"] == {"answer": 42.0}
 
 
@@ -48,7 +48,7 @@ def test_check_json_shape(cli):
     r = invoke(cli, "check", "1", "--json")
     assert r.exit_code == 1
     data = json.loads(r.stdout)
-    assert data["verdict"] == "failed" and data["exit_code"] == 1 and data["day"] == "day01"
+    assert data["verdict"] == "failed" and data["exit_code"] == 1 and data["day"] == "tiny-day"
     assert {"name", "status", "message", "task", "seconds"} <= set(data["checks"][0])
     assert data["total"] == 2 and data["passed"] == 0 and data["device"] == "cpu"
 
@@ -64,16 +64,16 @@ def test_usage_errors_exit_2(cli, args):
 
 def test_unknown_day_suggests(cli):
     r = invoke(cli, "show", "second")
-    assert r.exit_code == 2 and "did you mean day02 (Second day)" in r.stderr
+    assert r.exit_code == 2 and "did you mean second-day (Second day)" in r.stderr
     assert "not written yet" in invoke(cli, "show", "3").stderr
 
 
 def test_hints_one_at_a_time(cli):
-    assert invoke(cli, "hint", "1").stdout.strip() == "hint 1/2: [Go] first hint"
-    assert invoke(cli, "hint", "1").stdout.strip() == "hint 2/2: [Go] second hint"
+    assert invoke(cli, "hint", "1").stdout.strip() == "[go] hint 1/2: first hint"
+    assert invoke(cli, "hint", "1").stdout.strip() == "[go] hint 2/2: second hint"
     r = invoke(cli, "hint", "1")
-    assert r.exit_code == 0 and "all 2 hints" in r.stderr
-    assert invoke(cli, "hint", "1", "--shown").stdout.splitlines() == ["hint 1/2: [Go] first hint", "hint 2/2: [Go] second hint"]
+    assert r.exit_code == 0 and "all hints of task 'go'" in r.stderr
+    assert invoke(cli, "hint", "1", "--shown").stdout.splitlines() == ["[go] hint 1/2: first hint", "[go] hint 2/2: second hint"]
 
 
 def test_solution_locked_until_pass(cli):
@@ -85,12 +85,12 @@ def test_solution_locked_until_pass(cli):
 
 def test_reset_asks_and_keeps_backup(cli, workspace: Path):
     invoke(cli, "list")
-    mine = workspace / "day01" / "mod.py"
+    mine = workspace / "tiny-day" / "mod.py"
     mine.write_text("mine\n")
     r = invoke(cli, "reset", "1", "--yes")
     assert r.exit_code == 0 and "your files are in" in r.stderr
     assert "raise NotImplementedError" in mine.read_text()
-    backups = list((workspace / ".dltutor" / "backups").glob("day01-*/mod.py"))
+    backups = list((workspace / ".dltutor" / "backups").glob("tiny-day-*/mod.py"))
     assert [b.read_text() for b in backups] == ["mine\n"]
 
 
@@ -102,8 +102,8 @@ def test_reset_without_terminal_needs_yes(cli, workspace: Path):
 
 def test_list_json_and_table(cli):
     data = json.loads(invoke(cli, "list", "--json").stdout)
-    assert [(d["day"], d["status"]) for d in data] == [("day01", "not started"), ("day02", "not started"),
-                                                        ("day03", "not written")]
+    assert [(d["lesson"], d["status"]) for d in data] == [("tiny-day", "not started"), ("second-day", "not started"),
+                                                           ("unwritten-day", "not written")]
     table = invoke(cli, "list").stdout
     assert "Week 1: Tiny week" in table and "Unwritten day" in table
 
@@ -115,14 +115,14 @@ def test_show_renders_lesson(cli):
 
 def test_edit_print_path_and_editor(cli, workspace: Path, tmp_path: Path, monkeypatch):
     r = invoke(cli, "edit", "1", "--print-path")
-    assert r.stdout.strip() == str(workspace.resolve() / "day01" / "mod.py")
+    assert r.stdout.strip() == str(workspace.resolve() / "tiny-day" / "mod.py")
     log = tmp_path / "edited"
     script = tmp_path / "fake-editor"
     script.write_text(f"#!/bin/sh\necho \"$1\" > {log}\n")
     script.chmod(0o755)
     monkeypatch.setenv("VISUAL", str(script))
     assert invoke(cli, "edit", "1").exit_code == 0
-    assert log.read_text().strip().endswith("day01/mod.py")
+    assert log.read_text().strip().endswith("tiny-day/mod.py")
     monkeypatch.setenv("VISUAL", "no-such-editor-xyz")
     r = invoke(cli, "edit", "1")
     assert r.exit_code == 1 and "not on PATH" in r.stderr
@@ -130,7 +130,7 @@ def test_edit_print_path_and_editor(cli, workspace: Path, tmp_path: Path, monkey
 
 def test_deleted_exercise_file_is_a_clear_failure(cli, workspace: Path):
     invoke(cli, "list")
-    (workspace / "day01" / "mod.py").unlink()
+    (workspace / "tiny-day" / "mod.py").unlink()
     r = invoke(cli, "check", "1", "--no-plot")
     assert r.exit_code == 1 and "missing" in r.stdout and "dltutor reset" in r.stdout
     assert "Traceback" not in r.output
@@ -162,4 +162,33 @@ def test_two_checks_at_once_are_both_recorded(cli, workspace: Path, tiny_course:
     verdicts = [json.loads(p.communicate(timeout=120)[0])["verdict"] for p in procs]
     assert verdicts == ["failed", "failed"]
     prog = json.loads(invoke(cli, "progress", "--json").stdout)
-    assert next(d for d in prog["days"] if d["day"] == "day01")["attempts"] == 2
+    assert next(d for d in prog["lessons"] if d["lesson"] == "tiny-day")["attempts"] == 2
+
+
+def test_tracks_track_use_and_a_dated_list(cli, workspace: Path):
+    r = invoke(cli, "tracks", "--json")
+    assert r.exit_code == 0 and [t["name"] for t in json.loads(r.stdout)] == ["50-days"]
+    assert invoke(cli, "track", "use", "nope").exit_code == 2
+    assert invoke(cli, "track", "use", "50-days", "--start", "not-a-date").exit_code == 2
+
+
+def test_real_course_twelve_weeks_with_a_start_date(workspace: Path):
+    """On the real course: `track use 12-weeks --start` shifts the dates; a passed lesson shows as passed."""
+    from tutor.cli import app
+    from tutor.progress import ProgressStore
+
+    runner = CliRunner()
+    assert runner.invoke(app, ["list"]).exit_code == 0  # makes the workspace
+    store = ProgressStore(workspace / ".dltutor" / "progress.db")
+    store.record_attempt({"lesson": "loss-functions", "verdict": "passed", "passed": 1, "total": 1})
+    r = runner.invoke(app, ["track", "use", "12-weeks", "--start", "2027-01-04"])
+    assert r.exit_code == 0, r.output
+    data = json.loads(runner.invoke(app, ["list", "--json"]).stdout)
+    first = data[0]
+    assert first["date"] == "2027-01-04" and first["label"] == "Mon"
+    assert next(d for d in data if d["lesson"] == "loss-functions")["status"] == "passed"
+    r = runner.invoke(app, ["today", "--date", "2027-01-20"])
+    assert r.exit_code == 0 and "behind" in r.stdout
+    for text in ("13", "day13", "batch-norm"):
+        r = runner.invoke(app, ["show", text, "--track", "50-days"])
+        assert r.exit_code == 0 and "Batch Normalization" in r.stdout

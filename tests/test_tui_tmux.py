@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tutor.app.testing import make_tiny_course, solution_text
+from tiny_course import make_tiny_course, solution_text
 
 TMUX = shutil.which("tmux")
 pytestmark = pytest.mark.skipif(TMUX is None, reason="tmux is not installed")

@@ -6,7 +6,6 @@ Data goes to stdout, messages to stderr. No torch and no Textual at import.
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 import subprocess
@@ -16,8 +15,9 @@ from typing import Annotated, Any, NoReturn, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-from tutor.course import CourseError, Lesson, UnknownDay, load_course, parse_day
+from tutor.course import CourseError, Lesson, UnknownLesson, load_course
 
 app = typer.Typer(
     name="dltutor", help="A terminal tutor for a 50-day deep-learning course in PyTorch.",
@@ -27,9 +27,10 @@ app = typer.Typer(
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
-DayArg = Annotated[str, typer.Argument(help="day number or id: 13, day13")]
+LessonArg = Annotated[str, typer.Argument(help="a lesson: its number in your track (13), day13, or its name (batch-norm)")]
 WorkspaceOpt = Annotated[Optional[Path], typer.Option("--workspace", "-W", envvar="DLTUTOR_HOME",
                                                       help="your workspace folder (default ~/dltutor)")]
+TrackOpt = Annotated[Optional[str], typer.Option("--track", "-T", help="use this track for this command (see `dltutor tracks`)")]
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
@@ -45,49 +46,47 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output o
 
 
 def usage_error(message: str) -> NoReturn:
-    err.print(f"[red]error:[/] {message}")
+    err.print(f"[red]error:[/] {message}", markup=True, highlight=False)
     raise typer.Exit(2)
 
 
-def resolve_lesson(text: str) -> Lesson:
-    """The lesson for a day argument, or exit 2 with a helpful message."""
-    try:
-        course = load_course()
-    except CourseError as exc:
-        err.print(f"[red]the course data is invalid:[/] {exc}")
-        raise typer.Exit(1)
-    try:
-        return course.lesson(parse_day(text))
-    except UnknownDay as exc:
-        suggestion = ""
-        if not any(ch.isdigit() for ch in text):
-            found = course.search(text)
-            written = [d for d in found if d.lesson]
-            if written:
-                suggestion = " — did you mean " + ", ".join(f"{d.id} ({d.title})" for d in written[:3]) + "?"
-            elif found:
-                suggestion = f" — {found[0].id} ({found[0].title}) matches, but it is not written yet"
-            else:
-                close = difflib.get_close_matches(text.lower(), [d.title.lower() for d in course.lessons], n=1)
-                match = [d for d in course.lessons if close and d.title.lower() == close[0]]
-                suggestion = f" — did you mean {match[0].id} ({match[0].title})?" if match else ""
-        usage_error(f"{exc}{suggestion}")
+def course_error(exc: CourseError) -> NoReturn:
+    err.print(f"[red]the course data is invalid:[/] {escape(str(exc))}")
+    raise typer.Exit(2)
 
 
-def open_tutor(workspace: Optional[Path]):
-    """The learner's session; says so on stderr when the workspace was just made."""
+def open_tutor(workspace: Optional[Path], track: Optional[str] = None):
+    """The learner's session; says on stderr what changed (new workspace, moved folders, store trouble)."""
+    from tutor.progress import StoreError
     from tutor.session import Tutor
 
     try:
-        tutor = Tutor(workspace)
+        tutor = Tutor(workspace, track=track)
+    except CourseError as exc:
+        course_error(exc)
+    except UnknownLesson as exc:
+        usage_error(str(exc))
+    except StoreError as exc:
+        err.print(f"[red]{escape(str(exc))}[/]")
+        raise typer.Exit(1)
     except (OSError, RuntimeError) as exc:
-        err.print(f"[red]cannot open your workspace:[/] {exc}")
+        err.print(f"[red]cannot open your workspace:[/] {escape(str(exc))}")
         raise typer.Exit(1)
     if tutor.first_use:
         err.print(f"[dim]set up your workspace in {tutor.workspace.root} ({len(tutor.copied)} exercise files)[/]")
-    if tutor.store.notice:
-        err.print(f"[yellow]warning:[/] {tutor.store.notice}")
+    for notice in tutor.notices:
+        err.print(f"[yellow]note:[/] {escape(notice)}")
     return tutor
+
+
+def resolve_lesson(tutor, text: str) -> Lesson:
+    """The written lesson the learner's text names, or exit 2 with a helpful message."""
+    try:
+        return tutor.resolve(text)
+    except UnknownLesson as exc:
+        usage_error(str(exc))
+    except CourseError as exc:
+        course_error(exc)
 
 
 def print_json(data: Any) -> None:
@@ -95,40 +94,45 @@ def print_json(data: Any) -> None:
 
 
 @app.command("list")
-def list_days(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
-    """The 50-day course by week, with your status for each written day."""
-    from tutor.render import course_table
+def list_lessons(workspace: WorkspaceOpt = None, track: TrackOpt = None, as_json: JsonOpt = False) -> None:
+    """The active track by week (or module), with your status for each lesson and its date."""
+    from tutor.render import course_table, schedule_lines
 
-    tutor = open_tutor(workspace)
-    summary = tutor.progress()
-    statuses = {d.id: tutor.status(d, summary) for d in tutor.course.days}
+    tutor = open_tutor(workspace, track)
+    statuses = tutor.statuses()
     if as_json:
-        print_json([{"day": d.id, "week": d.week, "title": d.title, "status": statuses[d.id]}
-                    for d in tutor.course.days])
+        print_json([{"n": e.n, "label": e.label, "lesson": e.slug, "title": e.title, "kind": e.kind,
+                     "status": statuses[e.key], "date": e.date, "end": e.end} for e in tutor.outline.entries])
         return
-    nxt = tutor.next_day()
-    out.print(course_table(tutor.course, statuses, nxt.id if nxt else None))
+    nxt = tutor.next_lesson()
+    out.print(f"[bold]{tutor.outline.track.title}[/] [dim]({tutor.outline.name})[/]")
+    out.print(course_table(tutor.outline, statuses, nxt.id if nxt else None))
+    for line in schedule_lines(tutor.schedule()):
+        out.print(line)
+    for slug, problem in tutor.course.broken.items():
+        err.print(f"[red]broken lesson {slug}:[/] {escape(problem)}")
 
 
 @app.command()
-def show(day: DayArg) -> None:
-    """Print a day's lesson."""
+def show(lesson: LessonArg, workspace: WorkspaceOpt = None, track: TrackOpt = None) -> None:
+    """Print a lesson."""
     from tutor.render import show_lesson
 
-    show_lesson(out, resolve_lesson(day))
+    tutor = open_tutor(workspace, track)
+    found = resolve_lesson(tutor, lesson)
+    show_lesson(out, found, tutor.position(found), tutor.render)
 
 
 @app.command()
-def edit(day: DayArg, workspace: WorkspaceOpt = None,
+def edit(lesson: LessonArg, workspace: WorkspaceOpt = None, track: TrackOpt = None,
          print_path: Annotated[bool, typer.Option("--print-path", help="print the file's path, open nothing")] = False,
          edit_cmd: Annotated[Optional[str], typer.Option("--edit-cmd", help="editor command, e.g. 'code --wait'")] = None) -> None:
-    """Open a day's exercise file in $VISUAL / $EDITOR (or nano, vi)."""
+    """Open a lesson's exercise file in $VISUAL / $EDITOR (or nano, vi)."""
     from tutor.editor import NoEditor, find_editor
 
-    lesson = resolve_lesson(day)
-    tutor = open_tutor(workspace)
-    tutor.lesson(lesson.id)
-    path = tutor.exercise_path(lesson)
+    tutor = open_tutor(workspace, track)
+    found = tutor.lesson(resolve_lesson(tutor, lesson).id)
+    path = tutor.exercise_path(found)
     if print_path:
         out.print(str(path), soft_wrap=True)
         return
@@ -137,45 +141,65 @@ def edit(day: DayArg, workspace: WorkspaceOpt = None,
     except NoEditor as exc:
         err.print(f"[red]{exc}[/]\nthe file is {path}")
         raise typer.Exit(1)
-    subprocess.run(editor.for_file(path))
+    try:
+        code = subprocess.run(editor.for_file(path)).returncode
+    except OSError as exc:
+        err.print(f"[red]could not start your editor {' '.join(editor.argv)!r}:[/] {exc.strerror}\nthe file is {path}")
+        raise typer.Exit(1)
+    if code != 0:
+        err.print(f"[red]your editor {' '.join(editor.argv)!r} exited with status {code}[/]\nthe file is {path}")
+        raise typer.Exit(1)
 
 
 @app.command()
 def check(
-    day: DayArg, workspace: WorkspaceOpt = None, device: DeviceOpt = "auto", as_json: JsonOpt = False,
+    lesson: LessonArg, workspace: WorkspaceOpt = None, track: TrackOpt = None, device: DeviceOpt = "auto",
+    as_json: JsonOpt = False,
     seed: Annotated[int, typer.Option(help="seed for the check's data and initialisation")] = 0,
-    timeout: Annotated[Optional[float], typer.Option(help="seconds before the check is stopped")] = None,
+    timeout: Annotated[Optional[float], typer.Option(help="seconds the checks may take once started")] = None,
     plot: Annotated[bool, typer.Option("--plot/--no-plot", help="draw loss curves after the check")] = True,
+    max_memory: Annotated[Optional[float], typer.Option(
+        "--max-memory", metavar="MIB", help="cap the check's memory (RLIMIT_DATA, MiB; torch itself needs ~300)")] = None,
 ) -> None:
-    """Run a day's check on your exercise: a verdict and an exit code (0 passed, 1 failed)."""
+    """Run a lesson's check on your exercise: a verdict and an exit code (0 passed, 1 failed)."""
     from tutor import events
+    from tutor.progress import StoreError
     from tutor.render import check_line, metric_line, output_panel, verdict_panel
     from tutor.runner import exit_code
 
-    lesson = resolve_lesson(day)
     if timeout is not None and timeout <= 0:
         usage_error("--timeout must be a positive number of seconds")
-    tutor = open_tutor(workspace)
-    run = tutor.check_run(lesson, seed=seed, device=device, timeout=timeout)
+    if max_memory is not None and max_memory <= 0:
+        usage_error("--max-memory must be a positive number of MiB")
+    tutor = open_tutor(workspace, track)
+    found = resolve_lesson(tutor, lesson)
+    run = tutor.check_run(found, seed=seed, device=device, timeout=timeout, max_memory_mib=max_memory)
     if not as_json:
-        err.print(f"[dim]checking {lesson.id} {lesson.title}: {tutor.workspace.day_dir(lesson)}[/]")
+        err.print(f"[dim]checking {found.id} {found.title}: {tutor.workspace.lesson_dir(found)}[/]")
     try:
         for event in run.events():
             if as_json:
                 continue
             kind = event["event"]
             if kind == events.STARTED:
-                err.print(f"[dim]{len(event['checks'])} checks on {event['device_name']}[/]")
+                err.print(f"[dim]{len(event['checks'])} checks on {event['device_name']} (Ctrl-C stops)[/]")
             elif kind == events.CHECK:
                 out.print(check_line(event))
             elif kind == events.METRIC:
                 out.print(metric_line(event))
-    except KeyboardInterrupt:
-        pass  # the run was cancelled and finished as 'interrupted'
+    except KeyboardInterrupt:  # the run was cancelled and finished as 'interrupted'
+        err.print()  # the terminal echoed ^C: what follows starts on a line of its own
     result = run.result
-    tutor.record(result)
+    if getattr(result, "reason", "") == "device":
+        usage_error(result.message)  # a device this machine lacks is not an attempt
+    record_problem = ""
+    try:
+        tutor.record(result)
+    except StoreError as exc:
+        record_problem = str(exc)
     if as_json:
-        print_json({**result.to_dict(), "title": lesson.title, "exit_code": exit_code(result.verdict)})
+        print_json({**result.to_dict(), "title": found.title, "exit_code": exit_code(result.verdict),
+                    "recorded": not record_problem, "record_error": record_problem or None})
         raise typer.Exit(exit_code(result.verdict))
     panel = output_panel(result)
     if panel is not None:
@@ -187,80 +211,100 @@ def check(
 
         width = min(out.width, 100)
         out.print(Text.from_ansi(render_curves(result.curves, width, 15, "loss curves", color=not out.no_color)))
-    out.print(verdict_panel(result, lesson.title))
-    if result.verdict == "passed" and tutor.progress()[lesson.id].attempts >= 1:
-        err.print(f"[dim]`dltutor solution {lesson.id}` shows the reference solution[/]")
+    out.print(verdict_panel(result, found.title))
+    if record_problem:
+        err.print(f"[red]the check ran and {result.verdict.upper()}, but the attempt could not be recorded:[/] "
+                  f"{escape(record_problem)}")
+    elif result.verdict == "passed":
+        err.print(f"[dim]`dltutor solution {found.id}` shows the reference solution[/]")
     elif result.verdict != "interrupted":
-        err.print(f"[dim]stuck? `dltutor hint {lesson.id}`[/]")
+        err.print(f"[dim]stuck? `dltutor hint {found.id}`[/]")
     raise typer.Exit(exit_code(result.verdict))
 
 
 @app.command()
-def hint(day: DayArg, workspace: WorkspaceOpt = None,
+def hint(lesson: LessonArg, workspace: WorkspaceOpt = None, track: TrackOpt = None,
+         task: Annotated[Optional[str], typer.Option("--task", help="the task's id (default: the first failing one)")] = None,
          shown: Annotated[bool, typer.Option("--shown", help="repeat the hints you have seen")] = False) -> None:
-    """The next hint for a day, one at a time (remembered)."""
-    lesson = resolve_lesson(day)
-    tutor = open_tutor(workspace)
-    seen = tutor.shown_hints(lesson)
+    """The next hint for a task of a lesson, one at a time (remembered)."""
+    from tutor.progress import StoreError
+
+    tutor = open_tutor(workspace, track)
+    found = resolve_lesson(tutor, lesson)
     if shown:
-        for i, text in enumerate(seen, 1):
-            out.print(f"hint {i}/{len(lesson.exercise.hints)}: {text}")
+        seen = tutor.shown_hints(found)
+        if not seen:
+            err.print(f"no hints of {found.id} shown yet; `dltutor hint {found.id}` shows the first")
+        for h in seen:
+            out.print(f"[{h.task}] hint {h.index + 1}/{h.total}: {h.text}", markup=False)
         return
-    nxt = tutor.next_hint(lesson)
+    try:
+        nxt = tutor.next_hint(found, task)
+    except UnknownLesson as exc:
+        usage_error(str(exc))
+    except StoreError as exc:
+        err.print(f"[red]{escape(str(exc))}[/]")
+        raise typer.Exit(1)
     if nxt is None:
-        err.print(f"all {len(lesson.exercise.hints)} hints of {lesson.id} are shown; `--shown` repeats them")
+        which = task or tutor.hint_task(found)
+        err.print(f"all hints of task {which!r} of {found.id} are shown; `--shown` repeats them, "
+                  f"`--task NAME` picks another task")
         return
-    out.print(f"hint {nxt.index + 1}/{nxt.total}: {nxt.text}")
+    out.print(f"[{nxt.task}] hint {nxt.index + 1}/{nxt.total}: {nxt.text}", markup=False)
 
 
 @app.command()
-def solution(day: DayArg, workspace: WorkspaceOpt = None,
-             force: Annotated[bool, typer.Option("--force", help="show it before you pass")] = False) -> None:
+def solution(lesson: LessonArg, workspace: WorkspaceOpt = None, track: TrackOpt = None,
+             force: Annotated[bool, typer.Option("--force", help="show it before you pass")] = False,
+             print_path: Annotated[bool, typer.Option("--print-path", help="print the files' paths only")] = False) -> None:
     """The reference solution, after your first pass (or with --force)."""
-    from rich.syntax import Syntax
-
+    from tutor.render import print_code
     from tutor.session import SolutionLocked
 
-    lesson = resolve_lesson(day)
-    tutor = open_tutor(workspace)
+    tutor = open_tutor(workspace, track)
+    found = resolve_lesson(tutor, lesson)
     try:
-        files = tutor.solution(lesson, force=force)
+        files = tutor.solution(found, force=force)
     except SolutionLocked as exc:
-        err.print(f"{exc}. Keep going (`dltutor hint {lesson.id}`), or use --force to look now.")
+        err.print(f"{exc}. Keep going (`dltutor hint {found.id}`), or use --force to look now.")
         raise typer.Exit(1)
-    if force and not tutor.passed(lesson):
-        err.print("[yellow]warning:[/] you have not passed this day yet; reading the solution first teaches less")
+    if force and not tutor.passed(found):
+        err.print("[yellow]warning:[/] you have not passed this lesson yet; reading the solution first teaches less")
+    if print_path:
+        for path in tutor.solution_paths(found):
+            out.print(str(path), soft_wrap=True)
+        return
     for name, text in files.items():
-        out.rule(name)
-        out.print(Syntax(text, "python", line_numbers=True, theme="ansi_dark"))
+        print_code(out, name, text)
 
 
 @app.command()
-def reset(day: DayArg, workspace: WorkspaceOpt = None,
+def reset(lesson: LessonArg, workspace: WorkspaceOpt = None, track: TrackOpt = None,
           yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask")] = False) -> None:
-    """Restore a day's starter files (your files are backed up first)."""
-    lesson = resolve_lesson(day)
-    tutor = open_tutor(workspace)
+    """Restore a lesson's starter files (your files are backed up first)."""
+    tutor = open_tutor(workspace, track)
+    found = resolve_lesson(tutor, lesson)
     if not yes:
         if not sys.stdin.isatty():
             err.print("reset needs confirmation: run it in a terminal, or pass --yes")
             raise typer.Exit(1)
-        if not typer.confirm(f"Restore the starter of {lesson.id} in {tutor.workspace.day_dir(lesson)}?"):
+        if not typer.confirm(f"Restore the starter of {found.id} in {tutor.workspace.lesson_dir(found)}?"):
             err.print("nothing changed")
             raise typer.Exit(1)
-    backup = tutor.reset(lesson)
-    err.print(f"restored the starter of {lesson.id}" + (f"; your files are in {backup}" if backup else ""))
+    backup = tutor.reset(found)
+    err.print(f"restored the starter of {found.id}" + (f"; your files are in {backup}" if backup else ""))
 
 
 @app.command()
-def progress(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
-    """Your progress by day: status, attempts, hints, best metric, time spent."""
+def progress(workspace: WorkspaceOpt = None, track: TrackOpt = None, as_json: JsonOpt = False,
+             host: Annotated[Optional[str], typer.Option("--host", help="only lessons attempted on this host")] = None) -> None:
+    """Your progress by lesson: status, attempts, hints, best metric, time spent, hosts."""
     from tutor.render import progress_table
 
-    tutor = open_tutor(workspace)
-    rows = tutor.progress_rows()
+    tutor = open_tutor(workspace, track)
+    rows = tutor.progress_rows(host)
     if as_json:
-        print_json({"days": rows, "streak": tutor.store.streak()})
+        print_json({"track": tutor.outline.name, "lessons": rows, "streak": tutor.store.streak()})
         return
     out.print(progress_table(rows, tutor.store.streak()))
 
@@ -279,7 +323,11 @@ def doctor(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
     except NoEditor as exc:
         facts["editor"] = f"none ({exc})"
     facts["workspace"] = str((workspace or default_home()).expanduser())
-    facts["course"] = str(load_course().root)
+    try:
+        course = load_course()
+        facts["course"] = str(course.root) + (f" ({len(course.broken)} broken lesson file(s))" if course.broken else "")
+    except CourseError as exc:
+        facts["course"] = f"invalid: {exc}"
     facts["terminal"] = terminal_facts()
     if as_json:
         print_json(facts)
@@ -296,16 +344,37 @@ def doctor(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
 
 
 @app.command()
-def verify(days: Annotated[Optional[list[str]], typer.Argument(help="days to verify (default: all)")] = None,
+def verify(lessons: Annotated[Optional[list[str]], typer.Argument(help="lessons to verify (default: all)")] = None,
+           track: TrackOpt = None,
            seeds: Annotated[int, typer.Option(help="seeds the solution must pass under")] = 2,
            device: DeviceOpt = "cpu") -> None:
     """For course authors: every starter fails as 'not implemented', every solution passes."""
     from tutor.verify import verify_lesson
 
-    lessons = [resolve_lesson(d) for d in days] if days else load_course().lessons
-    course = load_course()
-    bad = 0
-    for lesson in lessons:
+    try:
+        course = load_course()
+    except CourseError as exc:
+        course_error(exc)
+    outline = course.outline(track) if track else None
+    if lessons:
+        view = outline or course.outline()
+        chosen = []
+        for text in lessons:
+            try:
+                found = course.find(text, view)
+            except UnknownLesson as exc:
+                usage_error(str(exc))
+            except CourseError as exc:
+                course_error(exc)
+            if not isinstance(found, Lesson):
+                usage_error(f"{text!r} names {found.title}, which is not written yet")
+            chosen.append(found)
+    else:
+        chosen = outline.lessons if outline else list(course.lessons.values())
+    for slug, problem in course.broken.items():
+        out.print(f"[red]✗[/] {slug}: {escape(problem)}")
+    bad = len(course.broken) if not lessons else 0
+    for lesson in chosen:
         report = verify_lesson(course, lesson, seeds, device, say=lambda s: err.print(f"[dim]{s}[/]"))
         mark = "[green]✓[/]" if report.ok else "[red]✗[/]"
         slowest = max(report.seconds, default=0.0)
@@ -313,32 +382,64 @@ def verify(days: Annotated[Optional[list[str]], typer.Argument(help="days to ver
         for problem in report.problems:
             out.print(f"    {problem}", markup=False)
         bad += not report.ok
-    out.print(f"{len(lessons) - bad} passed, {bad} failed")
+    out.print(f"{len(chosen) - bad} passed, {bad} failed")
     raise typer.Exit(1 if bad else 0)
 
 
 @app.command()
-def init(directory: Annotated[Optional[Path], typer.Argument(help="where (default ~/dltutor)")] = None) -> None:
-    """Create your workspace (and remember it as the default)."""
+def init(directory: Annotated[Optional[Path], typer.Argument(
+        help="where; without it: $DLTUTOR_HOME, else the folder remembered by an earlier init, else ~/dltutor")] = None) -> None:
+    """Create your workspace (a folder given here is remembered as the default)."""
     from tutor.workspace import Workspace, default_home, remember
 
+    try:
+        course = load_course()
+    except CourseError as exc:
+        course_error(exc)
     root = (directory or default_home()).expanduser().resolve()
-    copied = Workspace(root).init(load_course())
-    if directory is not None:
-        remember(root)
+    workspace = Workspace(root)
+    try:
+        notices = workspace.migrate_day_folders() if root.is_dir() else []
+        copied = workspace.init(course)
+        if directory is not None:
+            remember(root)
+    except OSError as exc:
+        err.print(f"[red]cannot make your workspace at {root}:[/] {exc.strerror}")
+        raise typer.Exit(1)
+    for notice in notices:
+        err.print(f"[yellow]note:[/] {notice}")
     err.print(f"workspace {root}: {len(copied)} new exercise file(s)")
 
 
 @app.command()
-def start(day: Annotated[Optional[str], typer.Argument(help="open on this day (default: your next one)")] = None,
-          workspace: WorkspaceOpt = None, device: DeviceOpt = "auto",
+def start(lesson: Annotated[Optional[str], typer.Argument(help="open on this lesson or item (default: your next one)")] = None,
+          workspace: WorkspaceOpt = None, track: TrackOpt = None, device: DeviceOpt = "auto",
           edit_cmd: Annotated[Optional[str], typer.Option("--edit-cmd", help="editor command")] = None) -> None:
     """Open the tutor: lessons, exercises, live checks, hints and progress."""
-    if day is not None:
-        day = resolve_lesson(day).id
+    from tutor.tracks import Entry
+
+    key = None
+    tutor = open_tutor(workspace, track)
+    if lesson is not None:
+        try:
+            found = tutor.find(lesson)
+        except UnknownLesson as exc:
+            usage_error(str(exc))
+        except CourseError as exc:
+            course_error(exc)
+        if isinstance(found, Entry):
+            key = found.key
+        else:
+            entries = tutor.outline.entries_for(found.id)
+            key = entries[0].key if entries else None
+            if key is None:
+                usage_error(f"{found.id} is not in the {tutor.outline.name} track; `--track` picks another")
     from tutor.app import run_app
 
-    raise typer.Exit(run_app(workspace=workspace, day=day, device=device, edit_cmd=edit_cmd))
+    raise typer.Exit(run_app(workspace=workspace, day=key, device=device, edit_cmd=edit_cmd, track=track))
+
+
+from tutor import cli_tracks  # noqa: E402,F401 (registers tracks, track, today)
 
 
 def main() -> None:

@@ -1,44 +1,30 @@
-"""The course as data: lessons/outline.yaml (the 50 days) and lessons/dayNN.yaml.
+"""The course as data: lessons keyed by a stable name (slug), and the tracks that order them.
 
-YAML is read with `safe_load` into frozen dataclasses and validated; an invalid
-lesson raises CourseError naming the file and the field (and the line when known).
+`lessons/<slug>.yaml` (+ optional `lessons/<slug>.md` body), `exercises/<slug>/`,
+`solutions/<slug>/`, `checks/<slug>.py`, `mutants/<slug>.yaml`; `lessons/planned.yaml` declares
+lessons not written yet; `lessons/tracks/*.yaml` are the course plans. A broken lesson file is
+recorded in `Course.broken` and the rest of the course still works.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import difflib
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
-import yaml
-
+from tutor.course_yaml import CourseError, Fields, read_yaml
 from tutor.paths import course_root
+from tutor.tracks import SLUG, Entry, Outline, Track, UnknownLesson, load_track
 
-DAY_ID = re.compile(r"^day(\d{2})$")
-LAST_DAY = 50
+__all__ = ["Course", "CourseError", "Entry", "Lesson", "Outline", "UnknownLesson", "load_course"]
+
+DEFAULT_TRACK = "50-days"
 CHECK_TIERS = ("cpu", "gpu")
-
-
-class CourseError(Exception):
-    """An invalid lesson or outline; the message names the file and the field."""
-
-
-class UnknownDay(ValueError):
-    """A day id that is not in the course (message says why, and suggests)."""
-
-
-def parse_day(text: str) -> str:
-    """'13', 'day13', 'Day 13', 'day-13' -> 'day13'. Anything else raises UnknownDay."""
-    raw = str(text).strip()
-    match = re.fullmatch(r"(?i)(?:day[\s_-]?)?0*(\d{1,2})", raw)
-    if not match or not 1 <= int(match.group(1)) <= LAST_DAY:
-        hint = ""
-        if re.fullmatch(r"(?i)(?:day[\s_-]?)?\d+", raw):
-            hint = f" (the course has days 1 to {LAST_DAY})"
-        raise UnknownDay(f"unknown day {raw!r}{hint}; use a number like 13 or an id like day13")
-    return f"day{int(match.group(1)):02d}"
+LEGACY_ID = re.compile(r"(?i)^day[ _]?0*(\d{1,2})$")  # day13, Day 13: the 50-day plan's day, in any track
+NUMBER = re.compile(r"^0*(\d{1,3})$")
 
 
 @dataclass(frozen=True)
@@ -63,10 +49,8 @@ class Exercise:
     files: tuple[str, ...]
     tasks: tuple[Task, ...]
 
-    @property
-    def hints(self) -> tuple[str, ...]:
-        """All hints in order: task by task, each task's from gentle to explicit."""
-        return tuple(f"[{t.title}] {h}" for t in self.tasks for h in t.hints)
+    def task(self, task_id: str) -> Task | None:
+        return next((t for t in self.tasks if t.id == task_id), None)
 
 
 @dataclass(frozen=True)
@@ -86,9 +70,7 @@ class QuizItem:
 
 @dataclass(frozen=True)
 class Lesson:
-    id: str
-    day: int
-    week: int
+    id: str  # the slug: stable forever, progress and the workspace folder are keyed by it
     title: str
     summary: str
     objectives: tuple[str, ...]
@@ -99,230 +81,245 @@ class Lesson:
     exercise: Exercise
     check: CheckSpec
     quiz: tuple[QuizItem, ...] = ()
+    prerequisites: tuple[str, ...] = ()
+    standalone: bool = False
     path: Path = field(default=Path(), compare=False)
 
 
-@dataclass(frozen=True)
-class DayEntry:
-    """One day of the outline; `lesson` is None where the lesson is not written yet."""
-
-    id: str
-    day: int
-    week: int
-    title: str
-    lesson: Lesson | None
+LESSON_FIELDS = {"title", "summary", "objectives", "concepts", "key_learnings", "body", "references",
+                 "exercise", "check", "quiz", "prerequisites", "standalone"}
 
 
-@dataclass(frozen=True)
-class Week:
-    number: int
-    title: str
-    days: tuple[DayEntry, ...]
-
-
-# -- validation helpers -------------------------------------------------------------
-class _Fields:
-    """Reads typed fields from a mapping, raising CourseError with file and field."""
-
-    def __init__(self, data: Any, where: str, prefix: str = ""):
-        if not isinstance(data, dict):
-            raise CourseError(f"{where}: {prefix or 'the file'} must be a mapping, got {type(data).__name__}")
-        self.data, self.where, self.prefix = data, where, prefix
-
-    def _name(self, key: str) -> str:
-        return f"{self.prefix}{key}"
-
-    def get(self, key: str, kind: type | tuple[type, ...], default: Any = ..., ) -> Any:
-        if key not in self.data or self.data[key] is None:
-            if default is ...:
-                raise CourseError(f"{self.where}: missing field '{self._name(key)}'")
-            return default
-        value = self.data[key]
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
-            want = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
-            raise CourseError(f"{self.where}: field '{self._name(key)}' must be {want}, got {type(value).__name__}")
-        return value
-
-    def text(self, key: str, default: Any = ...) -> str:
-        value = self.get(key, str, default)
-        if default is ... and not value.strip():
-            raise CourseError(f"{self.where}: field '{self._name(key)}' is empty")
-        return value
-
-    def strings(self, key: str, default: Any = ...) -> tuple[str, ...]:
-        items = self.get(key, list, default)
-        for i, item in enumerate(items):
-            if not isinstance(item, str):
-                raise CourseError(f"{self.where}: field '{self._name(key)}[{i}]' must be a string")
-        return tuple(items)
-
-    def unknown(self, allowed: set[str]) -> None:
-        extra = sorted(set(self.data) - allowed)
-        if extra:
-            raise CourseError(f"{self.where}: unknown field(s) {', '.join(repr(self._name(e)) for e in extra)}")
-
-
-LESSON_FIELDS = {"id", "day", "week", "title", "summary", "objectives", "concepts", "key_learnings",
-                 "body", "references", "exercise", "check", "quiz"}
-
-
-def _reference(data: Any, where: str, i: int) -> Reference:
-    f = _Fields(data, where, f"references[{i}].")
+def _reference(f: Fields) -> Reference:
     f.unknown({"kind", "title", "authors", "year", "url"})
     return Reference(f.text("kind"), f.text("title"), f.get("authors", str, ""), f.get("year", int, None),
                      f.get("url", str, ""))
 
 
-def _task(data: Any, where: str, i: int) -> Task:
-    f = _Fields(data, where, f"exercise.tasks[{i}].")
+def _task(f: Fields) -> Task:
     f.unknown({"id", "title", "description", "hints"})
     return Task(f.text("id"), f.text("title"), f.text("description"), f.strings("hints", []))
 
 
-def _exercise(data: Any, where: str) -> Exercise:
-    f = _Fields(data, where, "exercise.")
+def _exercise(f: Fields) -> Exercise:
     f.unknown({"files", "tasks"})
     files = f.strings("files")
     for name in files:
         if "/" in name or "\\" in name or not name.endswith(".py") or name.startswith("."):
-            raise CourseError(f"{where}: exercise.files entry {name!r} must be a plain .py file name")
-    tasks = tuple(_task(t, where, i) for i, t in enumerate(f.get("tasks", list)))
+            raise f.fail("files", f"exercise.files entry {name!r} must be a plain .py file name")
+    tasks = tuple(_task(f.sub(t, f"tasks[{i}].")) for i, t in f.items("tasks"))
     if not files or not tasks:
-        raise CourseError(f"{where}: exercise needs at least one file and one task")
+        raise f.fail(None, "exercise needs at least one file and one task")
     ids = [t.id for t in tasks]
     if len(set(ids)) != len(ids):
-        raise CourseError(f"{where}: exercise.tasks ids must be unique, got {ids}")
+        raise f.fail("tasks", f"exercise.tasks ids must be unique, got {ids}")
     return Exercise(files, tasks)
 
 
-def _check(data: Any, where: str) -> CheckSpec:
-    f = _Fields(data, where, "check.")
+def _check(f: Fields, slug: str) -> CheckSpec:
     f.unknown({"script", "timeout", "tier"})
-    spec = CheckSpec(f.text("script"), f.get("timeout", float, 120.0), f.get("tier", str, "cpu"))
+    spec = CheckSpec(f.get("script", str, f"{slug}.py"), f.get("timeout", float, 120.0), f.get("tier", str, "cpu"))
     if spec.tier not in CHECK_TIERS:
-        raise CourseError(f"{where}: field 'check.tier' must be one of {CHECK_TIERS}, got {spec.tier!r}")
+        raise f.fail("tier", f"field 'check.tier' must be one of {CHECK_TIERS}, got {spec.tier!r}")
     if not 0 < spec.timeout <= 3600:
-        raise CourseError(f"{where}: field 'check.timeout' must be between 0 and 3600 seconds")
+        raise f.fail("timeout", "field 'check.timeout' must be between 0 and 3600 seconds")
     return spec
 
 
-def _quiz(data: Any, where: str, i: int) -> QuizItem:
-    f = _Fields(data, where, f"quiz[{i}].")
+def _quiz(f: Fields, i: int) -> QuizItem:
     f.unknown({"question", "choices", "answer", "explain"})
     item = QuizItem(f.text("question"), f.strings("choices"), f.get("answer", int), f.get("explain", str, ""))
     if not 0 <= item.answer < len(item.choices):
-        raise CourseError(f"{where}: field 'quiz[{i}].answer' must index one of the {len(item.choices)} choices")
+        raise f.fail("answer", f"field 'quiz[{i}].answer' must index one of the {len(item.choices)} choices")
     return item
 
 
-# The C loader is about 10x faster (it matters for the TUI's first paint); both are "safe".
-_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def _read_yaml(path: Path) -> Any:
-    try:
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=_SafeLoader)  # noqa: S506 (a safe loader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" line {mark.line + 1}" if mark is not None else ""
-        raise CourseError(f"{path.name}:{line} invalid YAML: {getattr(exc, 'problem', exc)}") from None
-    except OSError as exc:
-        raise CourseError(f"{path}: cannot read: {exc.strerror}") from None
-
-
 def load_lesson(path: Path) -> Lesson:
-    """Read and validate one lesson file."""
-    where = path.name
-    f = _Fields(_read_yaml(path), where)
+    """Read and validate one lesson file (and its Markdown body file, when there is one)."""
+    where = f"lessons/{path.name}"
+    slug = path.stem
+    if not SLUG.match(slug):
+        raise CourseError(f"{where}: the file name must be a lesson name (lowercase words joined by '-')")
+    f = Fields(read_yaml(path, where), where)
     f.unknown(LESSON_FIELDS)
-    lesson_id = f.text("id")
-    if not DAY_ID.match(lesson_id):
-        raise CourseError(f"{where}: field 'id' must look like day07, got {lesson_id!r}")
-    day = f.get("day", int)
-    if lesson_id != f"day{day:02d}" or path.stem != lesson_id:
-        raise CourseError(f"{where}: 'id' ({lesson_id}), 'day' ({day}) and the file name must agree")
+    body_file = path.with_suffix(".md")
+    if body_file.is_file():
+        if "body" in f.data:
+            raise f.fail("body", f"the body is in both lessons/{body_file.name} and the 'body' field; keep one")
+        body = body_file.read_text(encoding="utf-8")
+    else:
+        body = f.text("body")
     return Lesson(
-        id=lesson_id, day=day, week=f.get("week", int), title=f.text("title"), summary=f.text("summary"),
+        id=slug, title=f.text("title"), summary=f.text("summary"),
         objectives=f.strings("objectives"), concepts=f.strings("concepts"),
-        key_learnings=f.strings("key_learnings"), body=f.text("body"),
-        references=tuple(_reference(r, where, i) for i, r in enumerate(f.get("references", list))),
-        exercise=_exercise(f.get("exercise", dict), where), check=_check(f.get("check", dict), where),
-        quiz=tuple(_quiz(q, where, i) for i, q in enumerate(f.get("quiz", list, []))), path=path,
+        key_learnings=f.strings("key_learnings"), body=body,
+        references=tuple(_reference(f.sub(r, f"references[{i}].")) for i, r in f.items("references")),
+        exercise=_exercise(f.sub(f.get("exercise", dict), "exercise.")),
+        check=_check(f.sub(f.get("check", dict), "check."), slug),
+        quiz=tuple(_quiz(f.sub(q, f"quiz[{i}]."), i) for i, q in f.items("quiz", [])),
+        prerequisites=f.strings("prerequisites", []), standalone=f.get("standalone", bool, False), path=path,
     )
 
 
+def _load_planned(path: Path) -> dict[str, tuple[str, str]]:
+    """lessons/planned.yaml: {slug: (title, summary)} of lessons not written yet."""
+    if not path.is_file():
+        return {}
+    where = f"lessons/{path.name}"
+    f = Fields(read_yaml(path, where), where)
+    f.unknown({"format_version", "planned"})
+    planned: dict[str, tuple[str, str]] = {}
+    for i, p in f.items("planned"):
+        pf = f.sub(p, f"planned[{i}].")
+        pf.unknown({"slug", "title", "summary"})
+        slug = pf.text("slug")
+        if not SLUG.match(slug) or slug in planned:
+            raise pf.fail("slug", f"{slug!r} is not a lesson name, or is declared twice")
+        planned[slug] = (pf.text("title"), pf.get("summary", str, ""))
+    return planned
+
+
 class Course:
-    """The whole course: the outline's weeks and days, with the lessons that exist."""
+    """Every lesson (by slug), the planned ones, and the tracks; `outline(track)` for the fronts."""
 
     def __init__(self, root: Path | None = None):
         self.root = (root or course_root()).resolve()
-        self.weeks = self._load()
-        self._by_id = {d.id: d for w in self.weeks for d in w.days}
+        lessons_dir = self.root / "lessons"
+        self.lessons: dict[str, Lesson] = {}
+        self.broken: dict[str, str] = {}  # slug -> the error, for lesson files that do not load
+        for path in sorted(lessons_dir.glob("*.yaml")):
+            if path.name == "planned.yaml":
+                continue
+            try:
+                self.lessons[path.stem] = load_lesson(path)
+            except CourseError as exc:
+                self.broken[path.stem] = str(exc)
+        self.planned = _load_planned(lessons_dir / "planned.yaml")
+        for slug in set(self.planned) & (set(self.lessons) | set(self.broken)):
+            raise CourseError(f"lessons/planned.yaml: {slug!r} is written (lessons/{slug}.yaml); remove it from planned")
+        self.tracks: dict[str, Track] = {}
+        for path in sorted((lessons_dir / "tracks").glob("*.yaml")):
+            track = load_track(path)
+            self._check_slugs(track)
+            self.tracks[track.name] = track
+        if DEFAULT_TRACK not in self.tracks:
+            raise CourseError(f"lessons/tracks/{DEFAULT_TRACK}.yaml is missing: it is the default track")
 
-    def _load(self) -> tuple[Week, ...]:
-        outline_path = self.root / "lessons" / "outline.yaml"
-        f = _Fields(_read_yaml(outline_path), outline_path.name)
-        weeks = []
-        for wi, w in enumerate(f.get("weeks", list)):
-            wf = _Fields(w, outline_path.name, f"weeks[{wi}].")
-            number = wf.get("week", int)
-            days = []
-            for di, d in enumerate(wf.get("days", list)):
-                df = _Fields(d, outline_path.name, f"weeks[{wi}].days[{di}].")
-                n = df.get("day", int)
-                day_id = f"day{n:02d}"
-                lesson_path = self.root / "lessons" / f"{day_id}.yaml"
-                lesson = load_lesson(lesson_path) if lesson_path.is_file() else None
-                if lesson is not None and lesson.week != number:
-                    raise CourseError(f"{lesson_path.name}: field 'week' is {lesson.week}; the outline says {number}")
-                days.append(DayEntry(day_id, n, number, lesson.title if lesson else df.text("title"), lesson))
-            weeks.append(Week(number, wf.text("title"), tuple(days)))
-        return tuple(weeks)
+    def _check_slugs(self, track: Track) -> None:
+        known = set(self.lessons) | set(self.broken) | set(self.planned)
+        order: dict[str, int] = {}
+        for n, item in enumerate(track.items, 1):
+            for slug in item.lessons:
+                if slug not in known:
+                    close = difflib.get_close_matches(slug, sorted(known), n=1)
+                    hint = f" (did you mean {close[0]!r}?)" if close else " (add it to lessons/planned.yaml)"
+                    raise CourseError(f"tracks/{track.name}.yaml:{item.line}: unknown lesson {slug!r}{hint}")
+                order.setdefault(slug, n)
+        for slug, n in order.items():
+            lesson = self.lessons.get(slug)
+            for pre in lesson.prerequisites if lesson else ():
+                if pre in order and order[pre] > n:
+                    raise CourseError(f"tracks/{track.name}.yaml: {slug!r} (item {n}) comes before its "
+                                      f"prerequisite {pre!r} (item {order[pre]})")
 
-    @property
-    def days(self) -> list[DayEntry]:
-        return [d for w in self.weeks for d in w.days]
+    # -- views ------------------------------------------------------------------------
+    def titles(self) -> dict[str, tuple[str, str]]:
+        """{slug: (title, summary)} for written and planned lessons."""
+        out = dict(self.planned)
+        out.update({s: (l.title, l.summary) for s, l in self.lessons.items()})
+        return out
 
-    @property
-    def lessons(self) -> list[Lesson]:
-        return [d.lesson for d in self.days if d.lesson is not None]
+    def outline(self, track: str | None = None, start: dt.date | None = None) -> Outline:
+        name = track or DEFAULT_TRACK
+        if name not in self.tracks:
+            raise UnknownLesson(f"unknown track {name!r}; tracks: {', '.join(self.tracks)}")
+        return Outline(self.tracks[name], self.lessons, self.titles(), self.broken, start)
 
-    def entry(self, text: str) -> DayEntry:
-        """The outline entry for a day id or number; UnknownDay if it is not in the course."""
-        day_id = parse_day(text)
-        if day_id not in self._by_id:
-            raise UnknownDay(f"{day_id} is not in the course outline")
-        return self._by_id[day_id]
+    def lesson(self, slug: str) -> Lesson:
+        if slug in self.broken:
+            raise CourseError(self.broken[slug])
+        if slug not in self.lessons:
+            raise UnknownLesson(f"unknown lesson {slug!r}")
+        return self.lessons[slug]
 
-    def lesson(self, text: str) -> Lesson:
-        """The written lesson for a day; UnknownDay (with what exists) when it is not written yet."""
-        entry = self.entry(text)
-        if entry.lesson is None:
-            written = [l.id for l in self.lessons]
-            span = f"{written[0]}–{written[-1]}" if written else "none yet"
-            raise UnknownDay(f"{entry.id} ({entry.title}) is not written yet; lessons available: {span}")
-        return entry.lesson
+    def render(self, text: str, outline: Outline) -> str:
+        """Lesson prose with its {{lesson:slug}} references written as places in the track."""
+        return outline.render_refs(text, {s: t for s, (t, _) in self.titles().items()})
 
-    def search(self, words: str) -> list[DayEntry]:
-        """Days whose title, summary or concepts contain every word ('batch norm' -> day13).
+    # -- what a learner's text means ----------------------------------------------------
+    def find(self, text: str, outline: Outline) -> Entry | Lesson:
+        """'13' (item 13 of the track), 'day13' (50-day day 13), 'batch-norm', or a title.
 
-        Days whose title holds every word come first.
+        Returns the lesson, or the track entry when the text names an item; UnknownLesson otherwise.
+        """
+        raw = str(text).strip()
+        if not raw:
+            raise UnknownLesson("give a lesson: a number like 13, an id like day13 or a name like batch-norm")
+        slug = raw.lower()
+        if slug in self.lessons or slug in self.broken:
+            return self.lesson(slug)
+        if slug in self.planned:
+            title = self.planned[slug][0]
+            found = outline.entries_for(slug)
+            if found:
+                return found[0]
+            raise UnknownLesson(f"{slug} ({title}) is not written yet")
+        legacy, number = LEGACY_ID.match(raw), NUMBER.match(raw)
+        if legacy or number:
+            view = self.outline(DEFAULT_TRACK) if legacy else outline
+            n = int((legacy or number).group(1))  # type: ignore[union-attr]
+            entries = view.item(n)
+            if not entries:
+                count = len({e.n for e in view.entries})
+                raise UnknownLesson(f"{raw!r} is not in the {view.name} track (it has items 1 to {count})")
+            if len(entries) == 1:
+                e = entries[0]
+                return self.lesson(e.slug) if e.kind == "broken" and e.slug else (e.lesson or e)
+            names = ", ".join(f"{e.slug} ({e.title})" for e in entries if e.slug)
+            raise UnknownLesson(f"item {n} of {view.name} ({entries[0].item_title}) covers {len(entries)} lessons: "
+                                f"{names}; name one")
+        return self._suggest(raw, outline)
+
+    def _suggest(self, raw: str, outline: Outline) -> Lesson:
+        exact = [l for l in self.lessons.values() if l.title.lower() == raw.lower()]
+        if len(exact) == 1:
+            return exact[0]
+        found = self.search(raw)
+        written = [s for s in found if s in self.lessons]
+        if written:
+            names = ", ".join(f"{s} ({self.lessons[s].title})" for s in written[:3])
+            raise UnknownLesson(f"unknown lesson {raw!r} — did you mean {names}?")
+        if found:
+            raise UnknownLesson(f"unknown lesson {raw!r} — {found[0]} ({self.titles()[found[0]][0]}) matches, "
+                                f"but it is not written yet")
+        words = [re.sub(r"\W+", " ", raw.lower()).strip()] if re.search(r"[a-z]", raw.lower()) else []
+        titles = {l.title.lower(): s for s, l in self.lessons.items()}
+        close = difflib.get_close_matches(words[0], list(titles), n=1) if words else []
+        hint = f" — did you mean {titles[close[0]]} ({self.lessons[titles[close[0]]].title})?" if close else ""
+        raise UnknownLesson(f"unknown lesson {raw!r}{hint}; use a number like 13, an id like day13 or a name "
+                            f"like batch-norm (`dltutor list` shows them)")
+
+    def search(self, words: str) -> list[str]:
+        """Slugs whose title, summary or concepts contain every word ('batch norm' -> batch-norm).
+
+        Lessons whose title holds every word come first; written lessons before planned ones.
         """
         terms = [w.lower() for w in words.split()]
+        if not terms:
+            return []
         in_title, in_text = [], []
-        for d in self.days:
-            title = d.title.lower()
-            hay = title
-            if d.lesson:
-                hay += " " + " ".join((d.lesson.summary, *d.lesson.concepts, *d.lesson.key_learnings)).lower()
-            if all(t in title for t in terms):
-                in_title.append(d)
+        for slug, (title, summary) in self.titles().items():
+            lesson = self.lessons.get(slug)
+            hay = " ".join((slug.replace("-", " "), title, summary, *(lesson.concepts if lesson else ()),
+                            *(lesson.key_learnings if lesson else ()))).lower()
+            if all(t in title.lower() or t in slug for t in terms):
+                in_title.append(slug)
             elif all(t in hay for t in terms):
-                in_text.append(d)
-        return in_title + in_text
+                in_text.append(slug)
+        rank = lambda s: s not in self.lessons  # noqa: E731 (written first)
+        return sorted(in_title, key=rank) + sorted(in_text, key=rank)
 
+    # -- files --------------------------------------------------------------------------
     def exercise_dir(self, lesson: Lesson) -> Path:
         return self.root / "exercises" / lesson.id
 
@@ -331,6 +328,9 @@ class Course:
 
     def check_script(self, lesson: Lesson) -> Path:
         return self.root / "checks" / lesson.check.script
+
+    def mutants_file(self, lesson: Lesson) -> Path:
+        return self.root / "mutants" / f"{lesson.id}.yaml"
 
 
 @lru_cache(maxsize=4)

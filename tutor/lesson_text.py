@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 from tutor.course import Lesson
 
 LETTERS = "abcdefghij"
@@ -37,14 +39,18 @@ def quiz_markdown(lesson: Lesson) -> list[str]:
     return lines + [""]
 
 
-def lesson_markdown(lesson: Lesson, head: bool = True) -> str:
+def lesson_markdown(lesson: Lesson, head: bool = True, position: str = "",
+                    render: Callable[[str], str] = lambda text: text) -> str:
     """Title, summary, objectives (with `head`), body, key learnings, exercise, quiz, references.
 
-    The TUI draws its own head (title, objectives, tasks), so it passes head=False.
+    `position` is the lesson's place in the active track ("day 13"); `render` writes the
+    {{lesson:slug}} references of the prose as places in that track. The TUI draws its own
+    head (title, objectives, tasks), so it passes head=False.
     """
     parts: list[str] = []
     if head:
-        parts += [f"# Day {lesson.day}: {lesson.title}", "", f"*{lesson.summary}*", ""]
+        place = f"{position[:1].upper()}{position[1:]}: " if position else ""
+        parts += [f"# {place}{lesson.title}", "", f"*{lesson.summary}*", ""]
         parts += _bullets("Objectives", lesson.objectives)
     parts += [lesson.body.rstrip(), ""]
     parts += _bullets("Key learnings", lesson.key_learnings)
@@ -53,4 +59,4 @@ def lesson_markdown(lesson: Lesson, head: bool = True) -> str:
         parts += ["## Your exercise", "", f"Files: {', '.join(lesson.exercise.files)}", "", *tasks, ""]
     parts += quiz_markdown(lesson)
     parts += references_markdown(lesson)
-    return "\n".join(parts)
+    return render("\n".join(parts))

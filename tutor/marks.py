@@ -5,12 +5,14 @@ Every status has a symbol as well as a colour, so both front ends read with NO_C
 
 from __future__ import annotations
 
-# Day status (Tutor.status) -> (mark, style).
-DAY_MARKS = {
+# A lesson's status in a track (Tutor.status) -> (mark, style).
+LESSON_MARKS = {
     "passed": ("✓", "bold green"),
     "failing": ("✗", "bold red"),
     "not started": ("·", ""),
     "not written": ("–", "dim"),
+    "reading": ("○", "dim"),
+    "broken": ("!", "bold red"),
 }
 
 # One named check's status (tutor.events), plus the TUI's live states -> (mark, style).

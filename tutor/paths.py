@@ -19,6 +19,6 @@ def course_root() -> Path:
         return Path(override).expanduser().resolve()
     package = Path(__file__).resolve().parent
     clone = package.parent
-    if (clone / "lessons" / "outline.yaml").is_file():
+    if (clone / "lessons" / "tracks").is_dir():
         return clone
     return package / "_course"

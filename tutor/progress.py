@@ -1,7 +1,9 @@
-"""The learner's progress in SQLite: attempts, hints, passes.
+"""The learner's progress in SQLite: attempts, hint reveals and settings, keyed by lesson name.
 
-WAL mode and a busy timeout make two SSH sessions checking at once safe; every write
-is one short IMMEDIATE transaction. A corrupt file is moved aside and a fresh store made.
+Attempts and hint reveals are an append-only log with ids unique across machines, so merging
+two stores is a set union. WAL mode and a busy timeout make two SSH sessions safe; every write
+is one short IMMEDIATE transaction, followed by a spare copy (`progress.db.spare`) from which a
+store damaged by another program is rebuilt. See progress_db.py for opening and repair.
 """
 
 from __future__ import annotations
@@ -10,45 +12,27 @@ import json
 import socket
 import sqlite3
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-SCHEMA_VERSION = 1
-BUSY_TIMEOUT_S = 30.0
+from tutor.progress_db import (
+    HintLayout, StoreError, backup, connect, create_or_upgrade, explain, looks_damaged, new_uid, salvage, set_aside,
+)
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS attempts (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    day TEXT NOT NULL,
-    started REAL NOT NULL,
-    ended REAL NOT NULL,
-    verdict TEXT NOT NULL,
-    passed INTEGER NOT NULL,
-    total INTEGER NOT NULL,
-    message TEXT NOT NULL DEFAULT '',
-    device TEXT NOT NULL DEFAULT '',
-    host TEXT NOT NULL DEFAULT '',
-    seed INTEGER NOT NULL DEFAULT 0,
-    checks TEXT NOT NULL DEFAULT '[]',
-    metrics TEXT NOT NULL DEFAULT '[]'
-);
-CREATE INDEX IF NOT EXISTS attempts_day ON attempts(day, ended);
-CREATE TABLE IF NOT EXISTS hints (day TEXT PRIMARY KEY, shown INTEGER NOT NULL, updated REAL NOT NULL);
-"""
+__all__ = ["LessonProgress", "ProgressStore", "StoreError", "NOT_STARTED", "FAILING", "PASSED"]
 
+# A lesson's status (a run's verdict and a check's status have their own names in tutor.events).
 NOT_STARTED = "not started"
 FAILING = "failing"
 PASSED = "passed"
 
 
 @dataclass
-class DayProgress:
-    """Everything the front ends show about one day."""
+class LessonProgress:
+    """Everything the front ends show about one lesson."""
 
-    day: str
+    lesson: str
     status: str = NOT_STARTED
     attempts: int = 0
     first_pass: float | None = None
@@ -56,153 +40,188 @@ class DayProgress:
     hints: int = 0
     best_metrics: dict[str, float] = field(default_factory=dict)
     last: dict[str, Any] | None = None
+    hosts: list[str] = field(default_factory=list)
+    best_device: str = ""  # the device of the pass with the best first metric
 
 
 class ProgressStore:
-    """Open with ProgressStore(path); every method opens its own short connection."""
+    """Open with ProgressStore(path); every method opens its own short connection.
 
-    def __init__(self, path: Path):
+    `readonly` is set (and `notice` says why) when the store can be read but not written;
+    writes then raise StoreError. `notice` also reports a damaged file that was set aside.
+    """
+
+    def __init__(self, path: Path, hint_layout: HintLayout | None = None):
         self.path = Path(path)
-        self.notice = ""  # set when a corrupt store was moved aside
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.spare = self.path.with_name(self.path.name + ".spare")
+        self.host = socket.gethostname()
+        self.notice = ""
+        self.readonly = False
+        self._layout = hint_layout or (lambda slug: [])
         self._prepare()
 
-    # -- connection -----------------------------------------------------------------
-    @contextmanager
-    def _connect(self, write: bool = False) -> Iterator[sqlite3.Connection]:
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-            conn.row_factory = sqlite3.Row
-            if write:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    yield conn
-                    conn.execute("COMMIT")
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-            else:
-                yield conn
-        finally:
-            conn.close()
-
+    # -- opening --------------------------------------------------------------------
     def _prepare(self) -> None:
         try:
-            self._create()
-        except sqlite3.DatabaseError as exc:
-            if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
-                raise
-            aside = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
-            self.path.rename(aside)
-            for suffix in ("-wal", "-shm"):
-                extra = Path(str(self.path) + suffix)
-                if extra.exists():
-                    extra.rename(Path(str(aside) + suffix))
-            self.notice = f"the progress file was unreadable ({exc}); it was moved to {aside} and a new one started"
-            self._create()
-
-    def _create(self) -> None:
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            self._go_readonly(f"cannot use your progress store at {self.path}: {exc.strerror}")
+            return
+        self._repair_if_damaged()
         try:
-            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                conn.execute("PRAGMA journal_mode=WAL")
-            check = conn.execute("PRAGMA quick_check").fetchone()[0]
-            if check != "ok":
-                raise sqlite3.DatabaseError(f"integrity check: {check}")
-            conn.executescript(SCHEMA)
-            conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            version = int(conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0])
-            if version > SCHEMA_VERSION:
-                raise RuntimeError(
-                    f"{self.path} was written by a newer dltutor (schema {version}); upgrade dltutor to read it"
-                )
-        finally:
-            conn.close()
+            create_or_upgrade(self.path, self.host, self._layout)
+        except sqlite3.Error as exc:
+            if self.path.is_file() and not looks_damaged(self.path):
+                self._go_readonly(str(explain(exc, self.path)))
+                return
+            raise explain(exc, self.path) from None
+
+    def _go_readonly(self, why: str) -> None:
+        self.readonly = True
+        self.notice = f"{why}; showing your progress read-only, new attempts are not recorded"
+
+    def _repair_if_damaged(self) -> None:
+        why = looks_damaged(self.path)
+        if not why:
+            return
+        aside = set_aside(self.path, why)
+        create_or_upgrade(self.path, self.host, self._layout)
+        rows = salvage(aside, self.path, self.spare)
+        self.notice = (f"your progress store was damaged ({why}); it was moved to {aside.name} and a new one "
+                       f"made with the {rows} record(s) that could be recovered")
+
+    def _write(self):
+        if self.readonly:
+            raise StoreError(self.notice)
+        self._repair_if_damaged()  # another program may have overwritten it since we opened it
+        return connect(self.path, write=True)
+
+    def _read(self):
+        return connect(self.path, readonly=self.readonly)
+
+    def _after_write(self) -> None:
+        try:
+            backup(self.path, self.spare)
+        except (sqlite3.Error, OSError):
+            pass  # the spare copy is a convenience; the store itself was written
+
+    def _run_write(self, fn) -> Any:
+        try:
+            with self._write() as conn:
+                value = fn(conn)
+        except sqlite3.Error as exc:
+            raise explain(exc, self.path) from None
+        self._after_write()
+        return value
+
+    def _run_read(self, fn, empty: Any) -> Any:
+        if self.readonly and not self.path.is_file():
+            return empty
+        try:
+            with self._read() as conn:
+                return fn(conn)
+        except sqlite3.Error as exc:
+            raise explain(exc, self.path) from None
 
     # -- writes ---------------------------------------------------------------------
-    def record_attempt(self, result: dict[str, Any]) -> int:
-        """Store one run (a RunResult.to_dict()); returns the attempt id."""
+    def record_attempt(self, result: dict[str, Any]) -> str:
+        """Store one run (a RunResult.to_dict()); returns the attempt's uid."""
         checks = [{k: c.get(k) for k in ("name", "status", "message", "task")} for c in result.get("checks", [])]
-        with self._connect(write=True) as conn:
-            cur = conn.execute(
-                "INSERT INTO attempts(day, started, ended, verdict, passed, total, message, device, host, seed,"
-                " checks, metrics) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    result["day"], float(result.get("started") or time.time()),
-                    float(result.get("ended") or time.time()), result["verdict"],
-                    int(result.get("passed", 0)), int(result.get("total", 0)), str(result.get("message", ""))[:2000],
-                    result.get("device_name") or result.get("device", ""), socket.gethostname(),
-                    int(result.get("seed", 0)), json.dumps(checks), json.dumps(result.get("metrics", [])),
-                ),
-            )
-            return int(cur.lastrowid)
+        uid = new_uid(self.host)
+        row = (uid, result.get("lesson") or result["day"], float(result.get("started") or time.time()),
+               float(result.get("ended") or time.time()), result["verdict"], int(result.get("passed", 0)),
+               int(result.get("total", 0)), str(result.get("message", ""))[:2000],
+               str(result.get("device_kind") or result.get("device") or ""), str(result.get("device_name") or ""),
+               self.host, int(result.get("seed", 0)), json.dumps(checks), json.dumps(result.get("metrics", [])))
+        self._run_write(lambda conn: conn.execute(
+            "INSERT INTO attempts(uid, lesson, started, ended, verdict, passed, total, message, device_kind,"
+            " device_name, host, seed, checks, metrics) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", row))
+        return uid
 
-    def next_hint(self, day: str, available: int) -> int | None:
-        """Reveal one more hint: returns its index, or None when all were shown."""
-        with self._connect(write=True) as conn:
-            row = conn.execute("SELECT shown FROM hints WHERE day=?", (day,)).fetchone()
-            shown = row["shown"] if row else 0
+    def reveal_hint(self, lesson: str, task: str, available: int) -> int | None:
+        """Reveal the next hint of one task: returns its index, or None when all were shown."""
+        def reveal(conn: sqlite3.Connection) -> int | None:
+            shown = conn.execute("SELECT COUNT(DISTINCT hint) FROM hint_reveals WHERE lesson=? AND task=?",
+                                 (lesson, task)).fetchone()[0]
             if shown >= available:
                 return None
-            conn.execute(
-                "INSERT INTO hints(day, shown, updated) VALUES (?,?,?) "
-                "ON CONFLICT(day) DO UPDATE SET shown=excluded.shown, updated=excluded.updated",
-                (day, shown + 1, time.time()),
-            )
-            return shown
+            conn.execute("INSERT INTO hint_reveals(uid, lesson, task, hint, at, host) VALUES (?,?,?,?,?,?)",
+                         (new_uid(self.host), lesson, task, shown, time.time(), self.host))
+            return int(shown)
+        return self._run_write(reveal)
+
+    def set_setting(self, key: str, value: str | None) -> None:
+        def put(conn: sqlite3.Connection) -> None:
+            if value is None:
+                conn.execute("DELETE FROM settings WHERE key=?", (key,))
+            else:
+                conn.execute("INSERT OR REPLACE INTO settings(key, value) VALUES (?,?)", (key, value))
+        self._run_write(put)
 
     # -- reads ----------------------------------------------------------------------
-    def hints_shown(self, day: str) -> int:
-        with self._connect() as conn:
-            row = conn.execute("SELECT shown FROM hints WHERE day=?", (day,)).fetchone()
-            return int(row["shown"]) if row else 0
+    def setting(self, key: str) -> str | None:
+        row = self._run_read(lambda c: c.execute("SELECT value FROM settings WHERE key=?", (key,)).fetchone(), None)
+        return row[0] if row else None
 
-    def attempts(self, day: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+    def hints_shown(self, lesson: str) -> dict[str, int]:
+        """{task: number of hints revealed} for one lesson."""
+        rows = self._run_read(lambda c: c.execute(
+            "SELECT task, COUNT(DISTINCT hint) FROM hint_reveals WHERE lesson=? GROUP BY task", (lesson,)).fetchall(), [])
+        return {r[0]: int(r[1]) for r in rows}
+
+    def attempts(self, lesson: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
         """Attempts, newest first."""
-        query = "SELECT * FROM attempts" + (" WHERE day=?" if day else "") + " ORDER BY id DESC LIMIT ?"
-        args: tuple[Any, ...] = (day, limit) if day else (limit,)
-        with self._connect() as conn:
-            rows = conn.execute(query, args).fetchall()
+        query = "SELECT * FROM attempts" + (" WHERE lesson=?" if lesson else "") + " ORDER BY ended DESC, id DESC LIMIT ?"
+        args: tuple[Any, ...] = (lesson, limit) if lesson else (limit,)
+        rows = self._run_read(lambda c: c.execute(query, args).fetchall(), [])
         out = []
         for row in rows:
             item = dict(row)
             item["checks"] = json.loads(item["checks"])
             item["metrics"] = json.loads(item["metrics"])
+            item["device"] = item["device_name"] or item["device_kind"]
             out.append(item)
         return out
 
-    def summary(self) -> dict[str, DayProgress]:
-        """Per-day progress for every day with an attempt or a hint."""
-        days: dict[str, DayProgress] = {}
-        for a in reversed(self.attempts(limit=1_000_000)):
-            p = days.setdefault(a["day"], DayProgress(a["day"]))
+    def summary(self) -> dict[str, LessonProgress]:
+        """Per-lesson progress for every lesson with an attempt or a hint."""
+        lessons: dict[str, LessonProgress] = {}
+        best_first: dict[str, float] = {}
+        for a in reversed(self.attempts(limit=10_000_000)):
+            p = lessons.setdefault(a["lesson"], LessonProgress(a["lesson"]))
             p.attempts += 1
             p.seconds += max(0.0, a["ended"] - a["started"])
             p.last = a
+            if a["host"] and a["host"] not in p.hosts:
+                p.hosts.append(a["host"])
             if a["verdict"] == PASSED:
                 p.status = PASSED
                 p.first_pass = p.first_pass or a["ended"]
-                for m in a["metrics"]:
-                    better = max if m.get("higher_is_better", True) else min
+                for i, m in enumerate(a["metrics"]):
+                    higher = m.get("higher_is_better", True)
+                    better = max if higher else min
                     name = m["name"]
                     p.best_metrics[name] = better(p.best_metrics.get(name, m["value"]), m["value"])
+                    if i == 0 and (a["lesson"] not in best_first or better(best_first[a["lesson"]], m["value"]) == m["value"]):
+                        best_first[a["lesson"]] = m["value"]
+                        p.best_device = a["device"]
+                if not a["metrics"] and not p.best_device:
+                    p.best_device = a["device"]
             elif p.status != PASSED and a["verdict"] != "interrupted":
                 p.status = FAILING
-        with self._connect() as conn:
-            for row in conn.execute("SELECT day, shown FROM hints"):
-                days.setdefault(row["day"], DayProgress(row["day"])).hints = int(row["shown"])
-        return days
+        rows = self._run_read(lambda c: c.execute(
+            "SELECT lesson, COUNT(DISTINCT task || '#' || hint) FROM hint_reveals GROUP BY lesson").fetchall(), [])
+        for lesson, count in rows:
+            lessons.setdefault(lesson, LessonProgress(lesson)).hints = int(count)
+        return lessons
 
-    def status(self, day: str) -> str:
-        return self.summary().get(day, DayProgress(day)).status
+    def status(self, lesson: str) -> str:
+        return self.summary().get(lesson, LessonProgress(lesson)).status
 
     def streak(self, today: float | None = None) -> int:
         """Consecutive calendar days, ending today or yesterday, with at least one attempt."""
-        stamps = {time.strftime("%Y-%m-%d", time.localtime(a["ended"])) for a in self.attempts(limit=1_000_000)}
-        now = today or time.time()
-        day = now
+        stamps = {time.strftime("%Y-%m-%d", time.localtime(a["ended"])) for a in self.attempts(limit=10_000_000)}
+        day = today or time.time()
         if time.strftime("%Y-%m-%d", time.localtime(day)) not in stamps:
             day -= 86400
         count = 0

@@ -1,25 +1,31 @@
-"""One learner's session over the core: course + workspace + progress.
+"""One learner's session over the core: course + active track + workspace + progress.
 
-Both front ends (the CLI and the TUI) do everything through this class, so they
-behave the same. No torch, no Textual.
+Both front ends (the CLI and the TUI) do everything through this class, so they behave the
+same. No torch, no Textual.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tutor.course import Course, DayEntry, Lesson, load_course
-from tutor.progress import NOT_STARTED, PASSED, DayProgress, ProgressStore
+from tutor.course import Course, Lesson, load_course
+from tutor.progress import NOT_STARTED, PASSED, LessonProgress, ProgressStore
 from tutor.runner import CheckRun, RunRequest, RunResult
-from tutor.workspace import Workspace, open_workspace
+from tutor.schedule import Schedule, schedule
+from tutor.tracks import Entry, Outline, UnknownLesson
+from tutor.workspace import open_workspace
+
+TRACK_KEY = "track"
 
 
 @dataclass
 class Hint:
-    index: int  # 0-based
-    total: int
+    task: str
+    index: int  # 0-based, within the task
+    total: int  # hints of that task
     text: str
 
 
@@ -28,75 +34,166 @@ class SolutionLocked(Exception):
 
 
 class Tutor:
-    """The course, the learner's workspace and their progress store, opened together."""
+    """The course, the learner's workspace, their progress store and active track, opened together."""
 
-    def __init__(self, workspace: Path | None = None, course: Course | None = None):
+    def __init__(self, workspace: Path | None = None, course: Course | None = None, track: str | None = None):
         self.course = course or load_course()
-        self.workspace, self.copied = open_workspace(self.course, workspace)
-        self.store = ProgressStore(self.workspace.db_path)
+        self.workspace, self.copied, self.notices = open_workspace(self.course, workspace)
+        self.store = ProgressStore(self.workspace.db_path, hint_layout=self._hint_layout)
+        if self.store.notice:
+            self.notices.append(self.store.notice)
+        self.outline = self._outline(track)
+
+    def _hint_layout(self, slug: str) -> list[tuple[str, int]]:
+        lesson = self.course.lessons.get(slug)
+        return [(t.id, i) for t in lesson.exercise.tasks for i in range(len(t.hints))] if lesson else []
 
     @property
     def first_use(self) -> bool:
         return bool(self.copied)
 
-    # -- days -------------------------------------------------------------------------
-    def lesson(self, day: str) -> Lesson:
-        lesson = self.course.lesson(day)
-        self.workspace.ensure_day(self.course, lesson)
+    # -- tracks -----------------------------------------------------------------------
+    def _outline(self, track: str | None) -> Outline:
+        name = track or self.store.setting(TRACK_KEY) or None
+        if name and name not in self.course.tracks:
+            if track:
+                raise UnknownLesson(f"unknown track {track!r}; tracks: {', '.join(self.course.tracks)}")
+            self.notices.append(f"your track {name!r} is no longer in the course; using the 50-day plan")
+            name = None
+        start = self.store.setting(f"start.{name}") if name else None
+        return self.course.outline(name, dt.date.fromisoformat(start) if start else None)
+
+    def use_track(self, name: str, start: dt.date | None = None) -> Outline:
+        """Make `name` the active track (remembered), its dates shifted to `start` when given."""
+        if name not in self.course.tracks:
+            raise UnknownLesson(f"unknown track {name!r}; tracks: {', '.join(self.course.tracks)}")
+        self.store.set_setting(TRACK_KEY, name)
+        if start is not None:
+            self.store.set_setting(f"start.{name}", start.isoformat())
+        self.outline = self._outline(name)
+        return self.outline
+
+    def tracks(self) -> list[dict[str, Any]]:
+        """Each track with the learner's completion in it."""
+        summary = self.progress()
+        rows = []
+        for name, track in self.course.tracks.items():
+            outline = self.course.outline(name)
+            written = outline.lessons
+            passed = sum(summary.get(l.id, LessonProgress(l.id)).status == PASSED for l in written)
+            rows.append({"name": name, "title": track.title, "items": len(track.items), "written": len(written),
+                         "passed": passed, "dated": track.dated, "active": name == self.outline.name})
+        return rows
+
+    # -- lessons ----------------------------------------------------------------------
+    def find(self, text: str) -> Entry | Lesson:
+        """What the learner's text names in the active track (raises UnknownLesson)."""
+        return self.course.find(text, self.outline)
+
+    def resolve(self, text: str) -> Lesson:
+        """The written lesson the learner's text names; UnknownLesson when it names none (or one not written)."""
+        found = self.find(text)
+        if isinstance(found, Entry):
+            kind = "a reading item (no check)" if found.kind == "reading" else "not written yet"
+            raise UnknownLesson(f"{found.label} of {self.outline.name} ({found.title}) is {kind}")
+        return found
+
+    def lesson(self, slug: str) -> Lesson:
+        lesson = self.course.lesson(slug)
+        self.workspace.ensure_lesson(self.course, lesson)
         return lesson
 
-    def progress(self) -> dict[str, DayProgress]:
+    def progress(self) -> dict[str, LessonProgress]:
         return self.store.summary()
 
-    def status(self, entry: DayEntry, summary: dict[str, DayProgress] | None = None) -> str:
-        """'not written', 'not started', 'failing' or 'passed'."""
-        if entry.lesson is None:
+    def status(self, entry: Entry, summary: dict[str, LessonProgress] | None = None) -> str:
+        """'not written', 'reading', 'broken', 'not started', 'failing' or 'passed'."""
+        if entry.kind == "planned":
             return "not written"
+        if entry.kind in ("reading", "broken"):
+            return entry.kind
         summary = self.progress() if summary is None else summary
-        return summary.get(entry.id, DayProgress(entry.id)).status
+        return summary.get(entry.slug or "", LessonProgress(entry.slug or "")).status
 
-    def next_day(self) -> Lesson | None:
-        """The first written lesson not yet passed (the last lesson when all are)."""
+    def statuses(self) -> dict[str, str]:
+        """{entry key: status} for the active track."""
         summary = self.progress()
-        lessons = self.course.lessons
+        return {e.key: self.status(e, summary) for e in self.outline.entries}
+
+    def next_lesson(self) -> Lesson | None:
+        """The first written lesson of the track not yet passed (the last lesson when all are)."""
+        summary = self.progress()
+        lessons = self.outline.lessons
         for lesson in lessons:
-            if summary.get(lesson.id, DayProgress(lesson.id)).status != PASSED:
+            if summary.get(lesson.id, LessonProgress(lesson.id)).status != PASSED:
                 return lesson
         return lessons[-1] if lessons else None
+
+    def schedule(self, today: dt.date | None = None) -> Schedule | None:
+        """Due, overdue and ahead/behind for a dated track (None when the track has no dates)."""
+        return schedule(self.outline, self.progress(), today or dt.date.today())
+
+    def position(self, lesson: Lesson) -> str:
+        """'day 13' (or 'Week 4, Mon'); the lesson's name when it is not in the active track."""
+        return self.outline.position(lesson.id) or lesson.id
+
+    def render(self, text: str) -> str:
+        return self.course.render(text, self.outline)
 
     def exercise_path(self, lesson: Lesson) -> Path:
         return self.workspace.exercise_path(lesson)
 
     # -- checks -----------------------------------------------------------------------
     def check_run(self, lesson: Lesson, seed: int = 0, device: str = "auto", timeout: float | None = None,
-                  source: Path | None = None) -> CheckRun:
+                  source: Path | None = None, **options: Any) -> CheckRun:
         """A CheckRun for the learner's files (or `source`); iterate its events, then `record` it."""
-        self.workspace.ensure_day(self.course, lesson)
+        self.workspace.ensure_lesson(self.course, lesson)
         request = RunRequest(
             day=lesson.id, script=self.course.check_script(lesson),
-            source=source or self.workspace.day_dir(lesson), seed=seed, device=device,
-            timeout=timeout or lesson.check.timeout,
+            source=source or self.workspace.lesson_dir(lesson), seed=seed, device=device,
+            timeout=timeout or lesson.check.timeout, **options,
         )
         return CheckRun(request)
 
     def missing_files(self, lesson: Lesson) -> list[Path]:
         return self.workspace.missing_files(lesson)
 
-    def record(self, result: RunResult) -> int:
-        return self.store.record_attempt(result.to_dict())
+    def record(self, result: RunResult) -> LessonProgress:
+        """Store the attempt; returns the lesson's progress including it (StoreError if it cannot be stored)."""
+        self.store.record_attempt(result.to_dict())
+        return self.progress().get(result.day, LessonProgress(result.day))
 
     # -- hints, solutions, reset ------------------------------------------------------
-    def next_hint(self, lesson: Lesson) -> Hint | None:
-        """Reveal and record the next hint; None when every hint was shown."""
-        hints = lesson.exercise.hints
-        index = self.store.next_hint(lesson.id, len(hints))
-        return None if index is None else Hint(index, len(hints), hints[index])
+    def hint_task(self, lesson: Lesson) -> str:
+        """The task a hint is for by default: the first failing one of the last attempt, else the first with hints left."""
+        shown = self.store.hints_shown(lesson.id)
+        last = self.store.attempts(lesson.id, limit=1)
+        failing = [c.get("task") for c in (last[0]["checks"] if last else []) if c.get("status") == "failed"]
+        for task in lesson.exercise.tasks:
+            if task.id in failing and shown.get(task.id, 0) < len(task.hints):
+                return task.id
+        for task in lesson.exercise.tasks:
+            if shown.get(task.id, 0) < len(task.hints):
+                return task.id
+        return lesson.exercise.tasks[0].id
 
-    def shown_hints(self, lesson: Lesson) -> list[str]:
-        return list(lesson.exercise.hints[: self.store.hints_shown(lesson.id)])
+    def next_hint(self, lesson: Lesson, task: str | None = None) -> Hint | None:
+        """Reveal and record the next hint of a task (default: `hint_task`); None when its hints are all shown."""
+        task_id = task or self.hint_task(lesson)
+        spec = lesson.exercise.task(task_id)
+        if spec is None:
+            names = ", ".join(t.id for t in lesson.exercise.tasks)
+            raise UnknownLesson(f"{lesson.id} has no task {task_id!r}; its tasks: {names}")
+        index = self.store.reveal_hint(lesson.id, task_id, len(spec.hints))
+        return None if index is None else Hint(task_id, index, len(spec.hints), spec.hints[index])
+
+    def shown_hints(self, lesson: Lesson) -> list[Hint]:
+        shown = self.store.hints_shown(lesson.id)
+        return [Hint(t.id, i, len(t.hints), t.hints[i]) for t in lesson.exercise.tasks
+                for i in range(min(shown.get(t.id, 0), len(t.hints)))]
 
     def passed(self, lesson: Lesson) -> bool:
-        return self.progress().get(lesson.id, DayProgress(lesson.id)).status == PASSED
+        return self.progress().get(lesson.id, LessonProgress(lesson.id)).status == PASSED
 
     def solution(self, lesson: Lesson, force: bool = False) -> dict[str, str]:
         """The reference solution files {name: text}; SolutionLocked before a pass unless forced."""
@@ -105,25 +202,28 @@ class Tutor:
         folder = self.course.solution_dir(lesson)
         return {name: (folder / name).read_text(encoding="utf-8") for name in lesson.exercise.files}
 
+    def solution_paths(self, lesson: Lesson) -> list[Path]:
+        return [self.course.solution_dir(lesson) / name for name in lesson.exercise.files]
+
     def reset(self, lesson: Lesson) -> Path | None:
         """Restore the starter; returns the backup folder of the learner's files (None if none)."""
         return self.workspace.reset(self.course, lesson)
 
-    def progress_rows(self) -> list[dict[str, Any]]:
-        """One row per written day, for tables and --json."""
+    def progress_rows(self, host: str | None = None) -> list[dict[str, Any]]:
+        """One row per written lesson of the active track, for tables and --json."""
         summary = self.progress()
         rows = []
-        for entry in self.course.days:
-            if entry.lesson is None:
+        for lesson in self.outline.lessons:
+            p = summary.get(lesson.id, LessonProgress(lesson.id))
+            if host and host not in p.hosts:
                 continue
-            p = summary.get(entry.id, DayProgress(entry.id))
             rows.append({
-                "day": entry.id, "week": entry.week, "title": entry.title,
+                "lesson": lesson.id, "position": self.position(lesson), "title": lesson.title,
                 "status": p.status if p.attempts or p.hints else NOT_STARTED,
                 "attempts": p.attempts, "hints": p.hints, "seconds": round(p.seconds, 1),
                 "first_pass": p.first_pass, "best_metrics": p.best_metrics,
                 "last_verdict": p.last["verdict"] if p.last else None,
                 "last_device": p.last["device"] if p.last else None,
-                "last_host": p.last["host"] if p.last else None,
+                "hosts": p.hosts, "best_device": p.best_device or None,
             })
         return rows

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tutor.course import Course, Lesson
+from tutor.progress_db import V1_DAYS
 
 STATE_DIR = ".dltutor"
 README = """\
-This folder is your dltutor workspace: one folder per day with your exercise files.
-Edit them in any editor, then run `dltutor check <day>` (or press c in `dltutor start`).
+This folder is your dltutor workspace: one folder per lesson with your exercise files.
+Edit them in any editor, then run `dltutor check <lesson>` (or press c in `dltutor start`).
 Your progress is in .dltutor/progress.db; backups from `dltutor reset` are in .dltutor/backups/.
 """
 
@@ -65,15 +66,32 @@ class Workspace:
     def exists(self) -> bool:
         return self.state_dir.is_dir()
 
-    def day_dir(self, lesson: Lesson) -> Path:
+    def lesson_dir(self, lesson: Lesson) -> Path:
         return self.root / lesson.id
 
     def exercise_path(self, lesson: Lesson, name: str | None = None) -> Path:
         """The learner's copy of an exercise file (the first one by default)."""
-        return self.day_dir(lesson) / (name or lesson.exercise.files[0])
+        return self.lesson_dir(lesson) / (name or lesson.exercise.files[0])
 
     def missing_files(self, lesson: Lesson) -> list[Path]:
         return [p for p in (self.exercise_path(lesson, f) for f in lesson.exercise.files) if not p.is_file()]
+
+    def migrate_day_folders(self) -> list[str]:
+        """Move v1 day folders (day13/) to lesson names (batch-norm/); returns one notice per folder.
+
+        Never overwrites: when both exist, both are kept and the notice says so.
+        """
+        notices = []
+        for number, slug in V1_DAYS.items():
+            old, new = self.root / f"day{number:02d}", self.root / slug
+            if not old.is_dir():
+                continue
+            if new.exists():
+                notices.append(f"{old.name}/ and {slug}/ both exist: {slug}/ is used; your {old.name}/ is kept as it is")
+                continue
+            old.rename(new)
+            notices.append(f"moved {old.name}/ to {slug}/ (lessons are named now, not numbered)")
+        return notices
 
     def init(self, course: Course) -> list[Path]:
         """Create the workspace and copy in every starter not yet there; returns the copied files."""
@@ -82,18 +100,18 @@ class Workspace:
         if not readme.exists():
             readme.write_text(README, encoding="utf-8")
         copied = []
-        for lesson in course.lessons:
-            copied += self.ensure_day(course, lesson)
+        for lesson in course.lessons.values():
+            copied += self.ensure_lesson(course, lesson)
         return copied
 
-    def ensure_day(self, course: Course, lesson: Lesson) -> list[Path]:
-        """Copy a day's starters into a day folder made now (never touches an existing one).
+    def ensure_lesson(self, course: Course, lesson: Lesson) -> list[Path]:
+        """Copy a lesson's starters into a lesson folder made now (never touches an existing one).
 
-        A file the learner deleted from an existing day stays deleted: the check says so
+        A file the learner deleted from an existing lesson folder stays deleted: the check says so
         and `reset` restores it.
         """
         copied = []
-        target = self.day_dir(lesson)
+        target = self.lesson_dir(lesson)
         if target.exists():
             return copied
         for name in lesson.exercise.files:
@@ -106,7 +124,7 @@ class Workspace:
         return copied
 
     def reset(self, course: Course, lesson: Lesson) -> Path | None:
-        """Restore the day's starters; the learner's current files go to a backup folder first.
+        """Restore the lesson's starters; the learner's current files go to a backup folder first.
 
         Returns the backup folder, or None when there was nothing to back up.
         """
@@ -130,11 +148,12 @@ class Workspace:
         return backup
 
 
-def open_workspace(course: Course, root: Path | None = None) -> tuple[Workspace, list[Path]]:
-    """The workspace at `root` (or the default), created on first use.
+def open_workspace(course: Course, root: Path | None = None) -> tuple[Workspace, list[Path], list[str]]:
+    """The workspace at `root` (or the default), created on first use, v1 folders renamed.
 
-    Returns it with the list of starter files copied now (non-empty on first use or
-    when the course gained lessons), so the front end can say so.
+    Returns it with the starter files copied now (non-empty on first use or when the course
+    gained lessons) and the folder-migration notices, so the front end can say so.
     """
     ws = Workspace((root or default_home()).resolve())
-    return ws, ws.init(course)
+    notices = ws.migrate_day_folders() if ws.root.is_dir() else []
+    return ws, ws.init(course), notices

@@ -11,24 +11,29 @@ from pathlib import Path
 
 
 def run_app(workspace: Path | None = None, day: str | None = None, device: str = "auto",
-            edit_cmd: str | None = None) -> int:
+            edit_cmd: str | None = None, track: str | None = None) -> int:
     """Run the TUI until the learner quits; returns the exit code.
 
-    0 after a normal quit; 2 for an unknown day or an invalid lesson file, 1 when the
+    `day` is an entry key of the track (the CLI resolves the learner's text).
+    0 after a normal quit; 2 for an unknown lesson or invalid course data, 1 when the
     workspace or progress store cannot be opened. Those messages go to stderr before
     the screen is taken over.
     """
-    from tutor.course import CourseError, UnknownDay
+    from tutor.course import CourseError, UnknownLesson
+    from tutor.progress import StoreError
     from tutor.session import Tutor
 
     try:
-        tutor = Tutor(workspace)
+        tutor = Tutor(workspace, track=track)
         if day:
-            day = tutor.course.entry(day).id
-    except (CourseError, UnknownDay) as exc:
+            tutor.outline.entry(day)
+    except KeyError:
+        print(f"dltutor: {day!r} is not an entry of the {tutor.outline.name} track", file=sys.stderr)
+        return 2
+    except (CourseError, UnknownLesson) as exc:
         print(f"dltutor: {exc}", file=sys.stderr)
         return 2
-    except (OSError, RuntimeError) as exc:  # an unwritable workspace, a store from a newer dltutor
+    except (OSError, RuntimeError, StoreError) as exc:  # an unwritable workspace, a store from a newer dltutor
         print(f"dltutor: {exc}", file=sys.stderr)
         return 1
 

@@ -1,4 +1,4 @@
-"""Command palette provider: find any day by id, number or words ("batch norm" -> day13)."""
+"""Command palette provider: find any entry of the track by number, name or words ("batch norm")."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 
 class DayCommands(Provider):
-    """Every day of the course, searched by Course.search (all words) and fuzzy on 'dayNN title'."""
+    """Every entry of the active track, searched by Course.search (all words) and fuzzy on 'NN title'."""
 
     def _entries(self):
-        return self.app.tutor.course.days  # type: ignore[attr-defined]
+        return self.app.tutor.outline.entries  # type: ignore[attr-defined]
 
     def _label(self, entry) -> str:
-        return f"{entry.id} {entry.title}"
+        return f"{entry.n:02d} {entry.title}" + (f" [{entry.slug}]" if entry.slug else "")
 
     def _help(self, entry) -> str:
         if entry.lesson is None:
@@ -23,7 +23,7 @@ class DayCommands(Provider):
 
     async def discover(self) -> Hits:
         for entry in self._entries():
-            yield DiscoveryHit(self._label(entry), partial(self.app.open_day, entry.id),  # type: ignore[attr-defined]
+            yield DiscoveryHit(self._label(entry), partial(self.app.open_day, entry.key),  # type: ignore[attr-defined]
                                help=self._help(entry))
 
     async def search(self, query: str) -> Hits:
@@ -33,16 +33,16 @@ class DayCommands(Provider):
         matcher = self.matcher(query)
         course = self.app.tutor.course  # type: ignore[attr-defined]
         seen: set[str] = set()
-        words = {e.id for e in course.search(query)}
+        words = set(course.search(query))
         digits = query.lower().removeprefix("day").strip()
         for entry in self._entries():
             label = self._label(entry)
             score = matcher.match(label)
-            if entry.id in words:
+            if entry.slug in words:
                 score = max(score, 0.9)
-            if digits.isdigit() and int(digits) == entry.day:
+            if digits.isdigit() and int(digits) == entry.n:
                 score = 1.0
-            if score > 0 and entry.id not in seen:
-                seen.add(entry.id)
-                yield Hit(score, matcher.highlight(label), partial(self.app.open_day, entry.id),  # type: ignore[attr-defined]
+            if score > 0 and entry.key not in seen:
+                seen.add(entry.key)
+                yield Hit(score, matcher.highlight(label), partial(self.app.open_day, entry.key),  # type: ignore[attr-defined]
                           text=label, help=self._help(entry))

@@ -13,7 +13,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from tutor.marks import CHECK_MARKS, DAY_MARKS
+from tutor.marks import CHECK_MARKS, LESSON_MARKS
 
 # Verdict of a whole run (tutor.runner) -> (banner word, mark, css class).
 VERDICTS = {
@@ -27,7 +27,7 @@ VERDICTS = {
 
 
 def day_mark(status: str) -> tuple[str, str]:
-    return DAY_MARKS.get(status, ("?", ""))
+    return LESSON_MARKS.get(status, ("?", ""))
 
 
 def duration(seconds: float) -> str:

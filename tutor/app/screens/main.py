@@ -29,7 +29,9 @@ from tutor.app.widgets.course_tree import CourseTree
 from tutor.app.widgets.lesson_view import LessonView
 from tutor.app.widgets.top_bar import TopBar
 from tutor.app.workers import probe_device, run_check
-from tutor.course import DayEntry, Lesson
+from tutor.course import Lesson
+from tutor.progress import StoreError
+from tutor.tracks import Entry
 from tutor.runner import CheckRun
 from tutor.session import SolutionLocked, Tutor
 
@@ -61,7 +63,7 @@ class MainScreen(Screen[None]):
     def __init__(self, day: str | None = None) -> None:
         super().__init__()
         self.start_day = day
-        self.entry: DayEntry | None = None
+        self.entry: Entry | None = None
         self.run: CheckRun | None = None
         self.run_id = 0
         self.run_day = ""
@@ -82,7 +84,7 @@ class MainScreen(Screen[None]):
             self.set_class(on, name)
         yield TopBar(short_path(self.tutor.workspace.root), id="topbar")
         with Horizontal(id="body"):
-            yield CourseTree(self.tutor.course, id="tree")
+            yield CourseTree(self.tutor.outline, id="tree")
             with Container(id="panes"):
                 yield LessonView(id="lesson")
                 yield CheckPanel(id="check")
@@ -120,31 +122,32 @@ class MainScreen(Screen[None]):
         self.query_one(Footer).show_command_palette = event.size.width >= 100
 
     def _next_day_id(self) -> str | None:
-        lesson = self.tutor.next_day()
-        if lesson is not None:
-            return lesson.id
-        days = self.tutor.course.days
-        return days[0].id if days else None
+        lesson = self.tutor.next_lesson()
+        found = self.tutor.outline.entries_for(lesson.id) if lesson is not None else []
+        if found:
+            return found[0].key
+        entries = self.tutor.outline.entries
+        return entries[0].key if entries else None
 
     # -- days -------------------------------------------------------------------------
     def _statuses(self, summary: dict | None = None) -> dict[str, str]:
         summary = self.tutor.progress() if summary is None else summary
-        return {d.id: self.tutor.status(d, summary) for d in self.tutor.course.days}
+        return {e.key: self.tutor.status(e, summary) for e in self.tutor.outline.entries}
 
     @property
     def lesson(self) -> Lesson | None:
         return self.entry.lesson if self.entry else None
 
     def open_day(self, day: str) -> None:
-        """Show a day in the lesson and check panes (the tree cursor follows)."""
-        entry = self.tutor.course.entry(day)
+        """Show an entry of the track in the lesson and check panes (the tree cursor follows)."""
+        entry = self.tutor.outline.entry(day)
         if entry.lesson is not None:
-            self.tutor.lesson(entry.id)  # copies its starters if the workspace lacks them
+            self.tutor.lesson(entry.lesson.id)  # copies its starters if the workspace lacks them
         self.entry = entry
-        self.query_one(TopBar).set(day=entry.id)
+        self.query_one(TopBar).set(day=entry.slug or entry.label)
         self.refresh_day()
         tree = self.query_one(CourseTree)
-        if tree.cursor_node is None or tree.cursor_node.data is None or tree.cursor_node.data.id != day:
+        if tree.cursor_node is None or tree.cursor_node.data is None or tree.cursor_node.data.key != day:
             tree.focus_day(day)
         if self.watching:
             self.watcher.reset()
@@ -156,31 +159,33 @@ class MainScreen(Screen[None]):
             return
         summary = self.tutor.progress()
         statuses = self._statuses(summary)
-        self.query_one(CourseTree).update_marks(statuses, self.entry.id)
+        self.query_one(CourseTree).update_marks(statuses, self.entry.key)
         lesson = self.entry.lesson
-        attempts = self.tutor.store.attempts(self.entry.id, limit=20) if lesson else []
+        attempts = self.tutor.store.attempts(lesson.id, limit=20) if lesson else []
         judged = next((a for a in attempts if a["verdict"] != "interrupted"), None)
         marks = task_marks(judged["checks"]) if judged else {}
         exercise = self.tutor.exercise_path(lesson) if lesson else None
         hints = self.tutor.shown_hints(lesson) if lesson else []
-        self.query_one(LessonView).show(self.entry, statuses[self.entry.id], exercise, marks, hints)
+        self.query_one(LessonView).show(self.entry, statuses[self.entry.key], exercise, marks, hints,
+                                        render=self.tutor.render)
         panel = self.query_one(CheckPanel)
-        if not panel.running and (panel.day != self.entry.id or not self.run_day):
-            panel.show_idle(self.entry.id, attempts[0] if attempts else None, written=lesson is not None)
+        name = lesson.id if lesson else self.entry.key
+        if not panel.running and (panel.day != name or not self.run_day):
+            panel.show_idle(name, attempts[0] if attempts else None, written=lesson is not None)
 
     def on_tree_node_selected(self, event: Tree.NodeSelected) -> None:
         entry = event.node.data
-        if isinstance(entry, DayEntry):
+        if isinstance(entry, Entry):
             event.stop()
-            self.open_day(entry.id)
+            self.open_day(entry.key)
             self.remove_class("-show-check")
 
     def action_next_day(self) -> None:
         day = self._next_day_id()
         if day is None:
             return
-        if self.entry is not None and day == self.entry.id:
-            self.notify(f"{day} is already the next day to do.")
+        if self.entry is not None and day == self.entry.key:
+            self.notify(f"{self.entry.title} is already the next lesson to do.")
         self.open_day(day)
 
     # -- check ------------------------------------------------------------------------
@@ -243,7 +248,7 @@ class MainScreen(Screen[None]):
             verdict = message.result.get("verdict")
             if verdict == "passed":
                 self.notify(f"{message.day} passed ✓", title="Check passed")
-            elif self.entry is not None and message.day != self.entry.id:
+            elif self.entry is not None and message.day != self.entry.slug:
                 self.notify(f"The check of {message.day} ended: {verdict}.")
         self.refresh_bindings()
         self.refresh_day()
@@ -325,17 +330,23 @@ class MainScreen(Screen[None]):
         lesson = self.lesson
         if lesson is None:
             return
-        total = len(lesson.exercise.hints)
+        total = sum(len(t.hints) for t in lesson.exercise.tasks)
         if not total:
             self.app.push_screen(MessageDialog("No hints", f"{lesson.id} has no hints."))
             return
-        hint = self.tutor.next_hint(lesson)
+        try:
+            hint = self.tutor.next_hint(lesson)
+        except StoreError as exc:
+            self.app.push_screen(MessageDialog("Progress store", str(exc)))
+            return
         if hint is None:
             self.app.push_screen(MessageDialog(
                 "No more hints", f"You have seen all {total} hints for {lesson.id}; they are listed under "
                 "the exercise in the lesson pane. s shows the reference solution."))
             return
-        self.app.push_screen(MessageDialog(f"Hint {hint.index + 1} of {hint.total} · {lesson.id}", hint.text))
+        task = lesson.exercise.task(hint.task)
+        self.app.push_screen(MessageDialog(
+            f"Hint {hint.index + 1} of {hint.total} · {task.title if task else hint.task}", hint.text))
         self.refresh_day()
 
     def action_solution(self) -> None:
@@ -378,7 +389,7 @@ class MainScreen(Screen[None]):
         if self.run is not None and self.run_day == lesson.id:
             self.notify("A check of this day is running; cancel it (x) before resetting.", severity="warning")
             return
-        folder = short_path(self.tutor.workspace.day_dir(lesson))
+        folder = short_path(self.tutor.workspace.lesson_dir(lesson))
 
         def answered(yes: bool | None) -> None:
             if not yes:

@@ -37,20 +37,22 @@ def summary_text(tutor: Tutor, rows: list[dict[str, Any]]) -> Text:
     seconds = sum(r["seconds"] for r in rows)
     hints = sum(r["hints"] for r in rows)
     streak = tutor.store.streak()
-    total_days = len(tutor.course.days)
+    outline = tutor.outline
+    lessons = [e for e in outline.entries if e.kind != "reading"]
     text = Text()
-    text.append("Progress\n", style="bold underline")
-    text.append(f"{passed} of {total_days} days passed", style="bold")
+    text.append(f"Progress · {outline.name}\n", style="bold underline")
+    text.append(f"{passed} of {len(lessons)} lessons passed", style="bold")
     text.append(f" ({len(rows)} written) · {_n(attempts, 'attempt')} · {_n(hints, 'hint')} · "
                 f"{duration(seconds)} checking · streak {_n(streak, 'day')}\n\n")
-    status = {r["day"]: r["status"] for r in rows}
-    for week in tutor.course.weeks:
-        n_pass = sum(status.get(d.id) == "passed" for d in week.days)
-        n_written = sum(d.lesson is not None for d in week.days)
-        text.append(f"Week {week.number:<2} ", style="bold")
-        text.append(f"[{week_bar(n_pass, n_written, len(week.days))}] ")
-        text.append(f"{n_pass}/{len(week.days)} ")
-        text.append(week.title + "\n", style="dim")
+    status = {r["lesson"]: r["status"] for r in rows}
+    for group in outline.groups:
+        entries = [e for e in group.entries if e.kind != "reading"]
+        n_pass = sum(status.get(e.slug or "") == "passed" for e in entries)
+        n_written = sum(e.lesson is not None for e in entries)
+        text.append(f"{group.label:<9} ", style="bold")
+        text.append(f"[{week_bar(n_pass, n_written, len(entries))}] ")
+        text.append(f"{n_pass}/{len(entries)} ")
+        text.append(group.title + "\n", style="dim")
     text.append("█ passed  ░ written, not passed yet  (blank: not written yet)", style="dim")
     return text
 
@@ -75,27 +77,29 @@ class ProgressScreen(Screen[None]):
         summary = tutor.progress()
         self.query_one("#progress-summary", Static).update(summary_text(tutor, rows))
         table = self.query_one(DataTable)
-        table.add_columns("day", "title", "status", "tries", "hints", "time", "best", "last", "device", "host")
+        table.add_columns("where", "title", "status", "tries", "hints", "time", "best", "last", "best pass on",
+                          "hosts")
         for r in rows:
             mark, style = day_mark(r["status"])
             best = ", ".join(f"{k} {v:.3g}" for k, v in (r["best_metrics"] or {}).items())
             last = r["last_verdict"] or ""
-            p = summary.get(r["day"])
+            p = summary.get(r["lesson"])
             if last and p is not None and p.last:
                 last = f"{last}, {ago(p.last['ended'])}"
-            cells = [r["day"], r["title"], Text(f"{mark} {r['status']}", style=style), str(r["attempts"]),
+            cells = [r["position"], r["title"], Text(f"{mark} {r['status']}", style=style), str(r["attempts"]),
                      str(r["hints"]), duration(r["seconds"]) if r["seconds"] else "", best, last,
-                     r["last_device"] or "", r["last_host"] or ""]
+                     r["best_device"] or r["last_device"] or "", ", ".join(r["hosts"])]
             # Text, not str: a DataTable reads a str as console markup
-            table.add_row(*(c if isinstance(c, Text) else Text(c) for c in cells), key=r["day"])
+            table.add_row(*(c if isinstance(c, Text) else Text(c) for c in cells), key=r["lesson"])
         table.focus()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        """Enter on a row opens that day."""
-        day = event.row_key.value
+        """Enter on a row opens that lesson."""
+        slug = event.row_key.value
         self.dismiss(None)
-        if day:
-            self.app.open_day(day)  # type: ignore[attr-defined]
+        entries = self.app.tutor.outline.entries_for(slug) if slug else []  # type: ignore[attr-defined]
+        if entries:
+            self.app.open_day(entries[0].key)  # type: ignore[attr-defined]
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -12,11 +12,12 @@ from textual.widgets import Static
 from rich.console import Group
 
 from tutor.app.format import bullets, day_mark, marks_table, short_path
-from tutor.marks import DAY_MARKS
-from tutor.course import DayEntry, Lesson
+from tutor.marks import LESSON_MARKS
+from tutor.course import Lesson
+from tutor.tracks import Entry
 from tutor.lesson_text import lesson_markdown
 
-TASK_MARKS = {"passed": DAY_MARKS["passed"], "failing": DAY_MARKS["failing"]}
+TASK_MARKS = {"passed": LESSON_MARKS["passed"], "failing": LESSON_MARKS["failing"]}
 
 
 class LessonView(VerticalScroll):
@@ -47,11 +48,11 @@ class LessonView(VerticalScroll):
         yield Static(id="lesson-head")
         yield Static(id="lesson-tasks")
 
-    def show(self, entry: DayEntry, status: str, exercise: Path | None, marks: dict[str, str],
-             hints: list[str]) -> None:
-        """Show a day: a written lesson, or a note that it is not written yet."""
-        changed = entry.id != self.day
-        self.day = entry.id
+    def show(self, entry: Entry, status: str, exercise: Path | None, marks: dict[str, str],
+             hints: list, render=lambda text: text) -> None:
+        """Show an entry: a written lesson, or a note that it is not written yet (or is reading)."""
+        changed = entry.key != self.day
+        self.day = entry.key
         self.query_one("#lesson-head", Static).update(self._head(entry, status))
         tasks = self.query_one("#lesson-tasks", Static)
         tasks.display = entry.lesson is not None
@@ -62,7 +63,7 @@ class LessonView(VerticalScroll):
             for old in self.query("#lesson-body"):
                 old.display = False
             if entry.lesson is not None:
-                body = (entry.id, lesson_markdown(entry.lesson, head=False))
+                body = (entry.key, lesson_markdown(entry.lesson, head=False, render=render))
                 if self._holding:
                     self._held = body
                 else:
@@ -87,7 +88,7 @@ class LessonView(VerticalScroll):
             body.display = True
             self.body_day = day
 
-    def show_tasks(self, lesson: Lesson, exercise: Path | None, marks: dict[str, str], hints: list[str]) -> None:
+    def show_tasks(self, lesson: Lesson, exercise: Path | None, marks: dict[str, str], hints: list) -> None:
         """The exercise block: file, tasks with ✓/✗ from the last check, hints opened so far."""
         head = Text()
         head.append("Exercise ", style="bold")
@@ -99,21 +100,28 @@ class LessonView(VerticalScroll):
             tasks.add_row(Text(mark, style=style), Group(Text(task.title, style="bold"), Text(task.description)))
         parts = [head, tasks]
         if hints:
-            parts.append(Text(f"Hints opened ({len(hints)} of {len(lesson.exercise.hints)})", style="bold"))
-            parts.append(bullets(hints, "›"))
+            total = sum(len(t.hints) for t in lesson.exercise.tasks)
+            parts.append(Text(f"Hints opened ({len(hints)} of {total})", style="bold"))
+            parts.append(bullets([f"[{h.task}] {h.text}" for h in hints], "›"))
         self.query_one("#lesson-tasks", Static).update(Group(*parts))
 
     @staticmethod
-    def _head(entry: DayEntry, status: str) -> Group:
+    def _head(entry: Entry, status: str) -> Group:
         mark, style = day_mark(status)
         text = Text()
-        text.append(f"Day {entry.day} · {entry.title}\n", style="bold")
-        text.append(f"Week {entry.week}   ", style="dim")
+        text.append(f"{entry.label} · {entry.title}\n", style="bold")
+        when = f" · {entry.date:%a %-d %b}" if entry.date else ""
+        text.append(f"{entry.item_title}{when}   " if entry.item_title != entry.title else f"{when[3:]}   ", style="dim")
         text.append(f"{mark} {status}", style=style)
         lesson = entry.lesson
         if lesson is None:
-            text.append("\n\nThis lesson is not written yet. ", style="italic")
-            text.append("Days marked – in the tree are still to come.")
+            if entry.kind == "reading":
+                text.append("\n\nSelf-work and reading: no exercise to check. ", style="italic")
+            else:
+                text.append("\n\nThis lesson is not written yet. ", style="italic")
+                text.append("Entries marked – in the tree are still to come.")
+            if entry.summary:
+                text.append(f"\n\n{entry.summary}")
             return Group(text)
         text.append(f"\n\n{lesson.summary}\n", style="italic")
         text.append("\nObjectives", style="bold")
