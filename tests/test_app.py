@@ -72,7 +72,7 @@ def text_of(app: DltutorApp, selector: str) -> str:
 
 
 def tree_label(app: DltutorApp, day: str) -> str:
-    return str(app.main.query_one(CourseTree)._day_nodes[day].label)
+    return str(app.main.query_one(CourseTree)._entry_nodes[day].label)
 
 
 def verdict(app: DltutorApp) -> str:
@@ -85,10 +85,10 @@ async def run_to_end(pilot, app: DltutorApp) -> None:
                 "the check to finish")
 
 
-def write_solution(tutor: Tutor, day: str = "day01", slow: float = 0.0) -> Path:
+def write_solution(tutor: Tutor, day: str = "adding-numbers", slow: float = 0.0) -> Path:
     lesson = tutor.course.lesson(day)
     path = tutor.exercise_path(lesson)
-    path.write_text(solution_text(int(day[3:]), slow), encoding="utf-8")
+    path.write_text(solution_text({"adding-numbers": 1, "batch-norm": 2}[day], slow), encoding="utf-8")
     return path
 
 
@@ -102,15 +102,15 @@ def record(tutor: Tutor, day: str, verdict: str, seconds: float = 12.0) -> None:
 
 # -- opening and navigating ---------------------------------------------------------------
 async def test_opens_on_first_day_not_passed(tutor: Tutor) -> None:
-    record(tutor, "day01", "passed")
+    record(tutor, "adding-numbers", "passed")
     app = make_app(tutor, device="auto")
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        assert main(app).entry.id == "day02"
+        assert main(app).entry.key == "batch-norm"
         assert "Batch Normalization" in text_of(app, "#lesson-head")
-        assert tree_label(app, "day01").startswith("✓")
-        assert tree_label(app, "day02").startswith("·")
-        assert tree_label(app, "day03").startswith("–")  # not written: marked, not broken
+        assert tree_label(app, "adding-numbers").startswith("✓")
+        assert tree_label(app, "batch-norm").startswith("·")
+        assert tree_label(app, "not-written-yet").startswith("–")  # not written: marked, not broken
         await until(pilot, lambda: "CPU, test" in app.main.query_one(TopBar).device, "the probed device", 10)
 
 
@@ -118,7 +118,7 @@ async def test_opens_on_requested_day_even_unwritten(tutor: Tutor) -> None:
     app = make_app(tutor, day="3")
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        assert main(app).entry.id == "day03"
+        assert main(app).entry.key == "not-written-yet"
         assert "not written yet" in text_of(app, "#lesson-head")
         await pilot.press("c")
         assert main(app).run is None
@@ -129,18 +129,18 @@ async def test_tree_navigation_changes_the_lesson(tutor: Tutor) -> None:
     app = make_app(tutor)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        assert main(app).entry.id == "day01"
+        assert main(app).entry.key == "adding-numbers"
         assert "Adding Numbers" in text_of(app, "#lesson-head")
         tree = app.main.query_one(CourseTree)
         assert tree.has_focus
         await until(pilot, lambda: tree.cursor_node is not None and tree.cursor_node.data is not None,
-                    "the cursor on day01", 5)
+                    "the cursor on adding-numbers", 5)
         await pilot.press("down", "enter")
-        assert main(app).entry.id == "day02"
+        assert main(app).entry.key == "batch-norm"
         assert "Batch Normalization" in text_of(app, "#lesson-head")
         assert "plusser.py" in text_of(app, "#lesson-tasks")
         await pilot.press("down", "enter")
-        assert main(app).entry.id == "day03"
+        assert main(app).entry.key == "not-written-yet"
         assert "not written yet" in text_of(app, "#lesson-head")
 
 
@@ -177,8 +177,8 @@ async def test_check_fails_on_the_starter_then_passes(tutor: Tutor) -> None:
         assert "✗ add() adds two numbers" in lines
         assert "not implemented yet" in lines
         assert "FAILED" in verdict(app) and "0 of 3 checks passed" in verdict(app)
-        assert tree_label(app, "day01").startswith("✗")
-        assert tutor.store.attempts("day01")[0]["verdict"] == "failed"
+        assert tree_label(app, "adding-numbers").startswith("✗")
+        assert tutor.store.attempts("adding-numbers")[0]["verdict"] == "failed"
 
         write_solution(tutor)
         await pilot.press("c")
@@ -186,13 +186,13 @@ async def test_check_fails_on_the_starter_then_passes(tutor: Tutor) -> None:
         lines = text_of(app, "#check-lines")
         assert "✓ add() adds two numbers" in lines and "✓ a loss curve goes down" in lines
         assert "PASSED" in verdict(app)
-        assert tree_label(app, "day01").startswith("✓")
+        assert tree_label(app, "adding-numbers").startswith("✓")
         panel = app.main.query_one(CheckPanel)
         assert panel.curves["loss"] == [2.0, 1.5, 1.0, 0.7, 0.5, 0.4]
         assert panel.query_one("#curve").display
         assert "learner says: adding" in "\n".join(panel.query_one("#output").lines)
         assert "✓" in text_of(app, "#lesson-tasks")  # the task's mark follows the last check
-        assert [a["verdict"] for a in tutor.store.attempts("day01")] == ["passed", "failed"]
+        assert [a["verdict"] for a in tutor.store.attempts("adding-numbers")] == ["passed", "failed"]
 
 
 @pytest.mark.parametrize("key", ["x", "ctrl+c"])
@@ -213,8 +213,8 @@ async def test_cancel_stops_the_process_group_and_records_interrupted(tutor: Tut
         assert run._proc is not None and run._proc.poll() is not None
         with pytest.raises(ProcessLookupError):
             os.killpg(run._proc.pid, 0)
-        assert tutor.store.attempts("day01")[0]["verdict"] == "interrupted"
-        assert tree_label(app, "day01").startswith("·")  # interrupted is not failing
+        assert tutor.store.attempts("adding-numbers")[0]["verdict"] == "interrupted"
+        assert tree_label(app, "adding-numbers").startswith("·")  # interrupted is not failing
 
 
 async def test_watch_reruns_on_save_and_coalesces_saves_during_a_run(tutor: Tutor) -> None:
@@ -250,14 +250,14 @@ async def test_hints_one_at_a_time_and_recorded(tutor: Tutor) -> None:
         assert "Hint 1 of 2" in app.screen.title_text and "First hint for add." in app.screen.body
         await pilot.press("escape")
         assert isinstance(app.screen, MainScreen)
-        assert tutor.store.hints_shown("day01") == 1
+        assert sum(tutor.store.hints_shown("adding-numbers").values()) == 1
         assert "Hints opened (1 of 2)" in text_of(app, "#lesson-tasks")
         await pilot.press("h")
         await pilot.press("enter")
         await pilot.press("h")
         assert "No more hints" in app.screen.title_text
         await pilot.press("escape")
-        assert tutor.store.hints_shown("day01") == 2
+        assert sum(tutor.store.hints_shown("adding-numbers").values()) == 2
 
 
 async def test_solution_asks_first_until_passed(tutor: Tutor) -> None:
@@ -273,7 +273,7 @@ async def test_solution_asks_first_until_passed(tutor: Tutor) -> None:
         assert isinstance(app.screen, SolutionDialog)
         assert "return a + b" in app.screen.files["adder.py"]
         await pilot.press("escape")
-        record(tutor, "day01", "passed")
+        record(tutor, "adding-numbers", "passed")
         await pilot.press("s")
         assert isinstance(app.screen, SolutionDialog)  # after a pass: no question
         await pilot.press("escape")
@@ -286,38 +286,38 @@ async def test_reset_dialog_cancel_then_confirm(tutor: Tutor) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await pilot.press("r")
-        assert isinstance(app.screen, ConfirmDialog) and "Reset day01" in app.screen.title_text
+        assert isinstance(app.screen, ConfirmDialog) and "Reset adding-numbers" in app.screen.title_text
         await pilot.press("n")
         assert path.read_text() == mine
         await pilot.press("r")
         await pilot.click("#yes")
         await pilot.pause()
         assert "NotImplementedError" in path.read_text()
-        backups = list((tutor.workspace.backups).glob("day01-*/adder.py"))
+        backups = list((tutor.workspace.backups).glob("adding-numbers-*/adder.py"))
         assert len(backups) == 1 and backups[0].read_text() == mine
         await until(pilot, lambda: any("back to the starter" in n.message for n in app._notifications),
                     "the reset notice", 5)
 
 
 async def test_progress_screen(tutor: Tutor) -> None:
-    record(tutor, "day01", "passed")
-    record(tutor, "day02", "failed")
+    record(tutor, "adding-numbers", "passed")
+    record(tutor, "batch-norm", "failed")
     app = make_app(tutor)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await pilot.press("p")
         assert isinstance(app.screen, ProgressScreen)
         summary = plain(app.screen.query_one("#progress-summary").content)
-        assert "1 of 3 days passed" in summary and "2 attempts" in summary and "streak 1 day" in summary
+        assert "1 of 3 lessons passed" in summary and "2 attempts" in summary and "streak 1 day" in summary
         assert "Week 1" in summary and "1/3" in summary
         table = app.screen.query_one("#progress-table")
         assert table.row_count == 2
-        assert "✓ passed" in str(table.get_row("day01")[2]) and "loss 0.25" in table.get_row("day01")[6]
+        assert "✓ passed" in str(table.get_row("adding-numbers")[2]) and "loss 0.25" in table.get_row("adding-numbers")[6]
         await pilot.press("escape")
         assert isinstance(app.screen, MainScreen)
         await pilot.press("p")
         await pilot.press("down", "enter")  # Enter on a row opens that day
-        assert isinstance(app.screen, MainScreen) and main(app).entry.id == "day02"
+        assert isinstance(app.screen, MainScreen) and main(app).entry.key == "batch-norm"
 
 
 async def test_help_lists_every_key(tutor: Tutor) -> None:
@@ -344,9 +344,9 @@ async def test_command_palette_finds_a_day_by_words(tutor: Tutor) -> None:
 
         commands = app.screen.query_one(CommandList)
         await until(pilot, lambda: commands.option_count > 0, "palette hits", 10)
-        assert "day02" in str(commands.get_option_at_index(0).prompt)
+        assert "batch-norm" in str(commands.get_option_at_index(0).prompt)
         await pilot.press("down", "enter")
-        await until(pilot, lambda: main(app).entry.id == "day02", "day02 to open", 5)
+        await until(pilot, lambda: main(app).entry.key == "batch-norm", "batch-norm to open", 5)
 
 
 # -- editor (mocked) ---------------------------------------------------------------------
@@ -358,7 +358,7 @@ async def test_edit_suspends_and_runs_a_terminal_editor(tutor: Tutor, monkeypatc
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await pilot.press("e")
-        assert calls and calls[0][-1] == str(tutor.exercise_path(tutor.course.lesson("day01")))
+        assert calls and calls[0][-1] == str(tutor.exercise_path(tutor.course.lesson("adding-numbers")))
         assert isinstance(app.screen, MainScreen)
 
 
@@ -368,7 +368,7 @@ async def test_edit_where_suspend_is_impossible_says_the_path(tutor: Tutor) -> N
         await pilot.pause()
         await pilot.press("e")
         assert isinstance(app.screen, MessageDialog)
-        assert str(tutor.exercise_path(tutor.course.lesson("day01"))) in app.screen.body
+        assert str(tutor.exercise_path(tutor.course.lesson("adding-numbers"))) in app.screen.body
 
 
 async def test_gui_editor_opens_without_blocking(tutor: Tutor, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -381,7 +381,7 @@ async def test_gui_editor_opens_without_blocking(tutor: Tutor, monkeypatch: pyte
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await pilot.press("e")
-        assert started == [["code", str(tutor.exercise_path(tutor.course.lesson("day01")))]]
+        assert started == [["code", str(tutor.exercise_path(tutor.course.lesson("adding-numbers")))]]
         assert any("adder.py" in n.message for n in app._notifications)
 
 

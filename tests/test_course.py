@@ -168,3 +168,22 @@ def test_lesson_markdown_has_quiz_with_answers_after_questions():
     assert "(b) — Gradients accumulate" in text
     short = lesson_markdown(lesson, head=False)
     assert "# Day 1" not in short and "## Objectives" not in short and "## Check yourself" in short
+
+
+def test_real_course_has_no_orphans_and_every_lesson_is_in_a_track():
+    from tutor.course_checks import course_problems
+
+    assert course_problems(Course()) == []
+
+
+def test_orphans_and_lessons_outside_every_track_are_reported(tmp_path: Path):
+    from tutor.course_checks import course_problems
+
+    root = make_course(tmp_path / "c")
+    (root / "checks" / "ghost.py").write_text("")
+    (root / "exercises" / "ghost").mkdir()
+    _break(root, "lessons: [second-day]", "lessons: []", name="tracks/50-days.yaml")
+    problems = course_problems(Course(root))
+    assert any("checks/ghost.py: no lesson" in p for p in problems)
+    assert any("exercises/ghost/: no lesson" in p for p in problems)
+    assert any("second-day.yaml: in no track" in p for p in problems)

@@ -28,9 +28,11 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_wheel_carries_course_data(wheel: Path):
     names = set(zipfile.ZipFile(wheel).namelist())
-    for path in ("tutor/_course/lessons/outline.yaml", "tutor/_course/lessons/day01.yaml",
-                 "tutor/_course/exercises/day01/first_tensors.py", "tutor/_course/solutions/day01/first_tensors.py",
-                 "tutor/_course/checks/day01.py", "tutor/cli.py", "tutor/checking/child.py"):
+    for path in ("tutor/_course/lessons/tracks/50-days.yaml", "tutor/_course/lessons/planned.yaml",
+                 "tutor/_course/lessons/intro-to-deep-learning.yaml",
+                 "tutor/_course/exercises/intro-to-deep-learning/first_tensors.py",
+                 "tutor/_course/solutions/intro-to-deep-learning/first_tensors.py",
+                 "tutor/_course/checks/intro-to-deep-learning.py", "tutor/cli.py", "tutor/checking/child.py"):
         assert path in names
 
 

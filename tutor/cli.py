@@ -21,13 +21,22 @@ from tutor.course import CourseError, Lesson, UnknownLesson, load_course
 
 app = typer.Typer(
     name="dltutor", help="A terminal tutor for a 50-day deep-learning course in PyTorch.",
-    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
-LessonArg = Annotated[str, typer.Argument(help="a lesson: its number in your track (13), day13, or its name (batch-norm)")]
+def complete_lesson(incomplete: str) -> list[str]:
+    """Shell completion: lesson names (and track names are completed by `track use`)."""
+    try:
+        return [slug for slug in load_course().lessons if slug.startswith(incomplete)]
+    except CourseError:
+        return []
+
+
+LessonArg = Annotated[str, typer.Argument(help="a lesson: its number in your track (13), day13, or its name (batch-norm)",
+                                          autocompletion=complete_lesson)]
 WorkspaceOpt = Annotated[Optional[Path], typer.Option("--workspace", "-W", envvar="DLTUTOR_HOME",
                                                       help="your workspace folder (default ~/dltutor)")]
 TrackOpt = Annotated[Optional[str], typer.Option("--track", "-T", help="use this track for this command (see `dltutor tracks`)")]
@@ -210,7 +219,8 @@ def check(
         from tutor.plotting import render_curves
 
         width = min(out.width, 100)
-        out.print(Text.from_ansi(render_curves(result.curves, width, 15, "loss curves", color=not out.no_color)))
+        out.print(Text.from_ansi(render_curves(result.curves, width, 15, "loss curves", color=not out.no_color,
+                                                 starts=result.curve_starts)))
     out.print(verdict_panel(result, found.title))
     if record_problem:
         err.print(f"[red]the check ran and {result.verdict.upper()}, but the attempt could not be recorded:[/] "
@@ -347,9 +357,14 @@ def doctor(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
 def verify(lessons: Annotated[Optional[list[str]], typer.Argument(help="lessons to verify (default: all)")] = None,
            track: TrackOpt = None,
            seeds: Annotated[int, typer.Option(help="seeds the solution must pass under")] = 2,
-           device: DeviceOpt = "cpu") -> None:
-    """For course authors: every starter fails as 'not implemented', every solution passes."""
-    from tutor.verify import verify_lesson
+           device: DeviceOpt = "cpu",
+           jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", min=1,
+                                                       help="lessons at a time (default: the CPU cores)")] = None) -> None:
+    """For course authors: every starter fails as 'not implemented', every solution passes, every
+    mutant (mutants/<lesson>.yaml) fails with the message it names."""
+    from rich.table import Table
+
+    from tutor.verify import default_jobs, verify_many
 
     try:
         course = load_course()
@@ -374,14 +389,26 @@ def verify(lessons: Annotated[Optional[list[str]], typer.Argument(help="lessons 
     for slug, problem in course.broken.items():
         out.print(f"[red]✗[/] {slug}: {escape(problem)}")
     bad = len(course.broken) if not lessons else 0
-    for lesson in chosen:
-        report = verify_lesson(course, lesson, seeds, device, say=lambda s: err.print(f"[dim]{s}[/]"))
+    jobs = jobs or default_jobs()
+    reports = {}
+    say = (lambda s: err.print(f"[dim]{escape(s)}[/]")) if jobs == 1 else (lambda s: None)
+    for report in verify_many(course, chosen, seeds, device, jobs, say):
+        reports[report.day] = report
         mark = "[green]✓[/]" if report.ok else "[red]✗[/]"
-        slowest = max(report.seconds, default=0.0)
-        out.print(f"{mark} {lesson.id} {lesson.title} (solution ≤ {slowest:.1f} s of {lesson.check.timeout:g} s)")
-        for problem in report.problems:
-            out.print(f"    {problem}", markup=False)
-        bad += not report.ok
+        err.print(f"[{len(reports)}/{len(chosen)}] {mark} {report.day} ({report.elapsed:.1f} s)")
+    table = Table("lesson", "starter", "solution seeds", "mutants caught/named", "seconds", box=None)
+    for lesson in chosen:
+        r = reports[lesson.id]
+        passed = sum(v == "passed" for v in r.solutions)
+        slowest = max(r.seconds, default=0.0)
+        table.add_row(f"{'[green]✓[/]' if r.ok else '[red]✗[/]'} {lesson.id}", r.starter,
+                      f"{passed}/{len(r.solutions)} (≤ {slowest:.1f} s of {lesson.check.timeout:g} s)",
+                      f"{r.caught}/{r.named} of {r.mutants_total}", f"{r.elapsed:.1f}")
+    out.print(table)
+    for lesson in chosen:
+        for problem in reports[lesson.id].problems:
+            out.print(f"✗ {lesson.id}: {problem}", markup=False)
+        bad += not reports[lesson.id].ok
     out.print(f"{len(chosen) - bad} passed, {bad} failed")
     raise typer.Exit(1 if bad else 0)
 
@@ -416,30 +443,38 @@ def start(lesson: Annotated[Optional[str], typer.Argument(help="open on this les
           workspace: WorkspaceOpt = None, track: TrackOpt = None, device: DeviceOpt = "auto",
           edit_cmd: Annotated[Optional[str], typer.Option("--edit-cmd", help="editor command")] = None) -> None:
     """Open the tutor: lessons, exercises, live checks, hints and progress."""
-    from tutor.tracks import Entry
-
     key = None
     tutor = open_tutor(workspace, track)
     if lesson is not None:
         try:
-            found = tutor.find(lesson)
+            key = tutor.entry_key(lesson)
         except UnknownLesson as exc:
             usage_error(str(exc))
         except CourseError as exc:
             course_error(exc)
-        if isinstance(found, Entry):
-            key = found.key
-        else:
-            entries = tutor.outline.entries_for(found.id)
-            key = entries[0].key if entries else None
-            if key is None:
-                usage_error(f"{found.id} is not in the {tutor.outline.name} track; `--track` picks another")
     from tutor.app import run_app
 
     raise typer.Exit(run_app(workspace=workspace, day=key, device=device, edit_cmd=edit_cmd, track=track))
 
 
 from tutor import cli_tracks  # noqa: E402,F401 (registers tracks, track, today)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            out.print(f"dltutor {version('dltutor')}")
+        except PackageNotFoundError:
+            out.print("dltutor (not installed)")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                   help="print the version and exit")] = False) -> None:
+    """A terminal tutor for deep learning in PyTorch: lessons, your own editor, checks that name the mistake."""
 
 
 def main() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-COURSE_DIRS = ("lessons", "exercises", "solutions", "checks")
+COURSE_DIRS = ("lessons", "exercises", "solutions", "checks", "mutants")
 
 
 def course_root() -> Path:

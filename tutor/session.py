@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tutor.course import Course, Lesson, load_course
+from tutor.course import Course, CourseError, Lesson, load_course
 from tutor.progress import NOT_STARTED, PASSED, LessonProgress, ProgressStore
 from tutor.runner import CheckRun, RunRequest, RunResult
 from tutor.schedule import Schedule, schedule
@@ -98,6 +98,16 @@ class Tutor:
             raise UnknownLesson(f"{found.label} of {self.outline.name} ({found.title}) is {kind}")
         return found
 
+    def entry_key(self, text: str) -> str:
+        """The outline key of what the learner's text names (for the TUI to open); UnknownLesson if none."""
+        found = self.find(text)
+        if isinstance(found, Entry):
+            return found.key
+        entries = self.outline.entries_for(found.id)
+        if not entries:
+            raise UnknownLesson(f"{found.id} is not in the {self.outline.name} track; `--track` picks another")
+        return entries[0].key
+
     def lesson(self, slug: str) -> Lesson:
         lesson = self.course.lesson(slug)
         self.workspace.ensure_lesson(self.course, lesson)
@@ -148,6 +158,9 @@ class Tutor:
                   source: Path | None = None, **options: Any) -> CheckRun:
         """A CheckRun for the learner's files (or `source`); iterate its events, then `record` it."""
         self.workspace.ensure_lesson(self.course, lesson)
+        script = self.course.check_script(lesson)
+        if not script.is_file():
+            raise CourseError(f"lessons/{lesson.id}.yaml: its check script checks/{lesson.check.script} does not exist")
         request = RunRequest(
             day=lesson.id, script=self.course.check_script(lesson),
             source=source or self.workspace.lesson_dir(lesson), seed=seed, device=device,

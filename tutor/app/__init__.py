@@ -26,10 +26,7 @@ def run_app(workspace: Path | None = None, day: str | None = None, device: str =
     try:
         tutor = Tutor(workspace, track=track)
         if day:
-            tutor.outline.entry(day)
-    except KeyError:
-        print(f"dltutor: {day!r} is not an entry of the {tutor.outline.name} track", file=sys.stderr)
-        return 2
+            day = tutor.entry_key(day)
     except (CourseError, UnknownLesson) as exc:
         print(f"dltutor: {exc}", file=sys.stderr)
         return 2

@@ -45,7 +45,7 @@ class DltutorApp(App[int]):
                  watch_debounce: float = 0.4) -> None:
         super().__init__()
         self.tutor = tutor or Tutor(workspace)
-        self.start_day = self.tutor.outline.entry(day).key if day else None
+        self.start_day = self.tutor.entry_key(day) if day else None
         self.device = device or "auto"
         self.edit_cmd = edit_cmd
         self.probe = probe

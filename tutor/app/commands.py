@@ -14,7 +14,7 @@ class DayCommands(Provider):
         return self.app.tutor.outline.entries  # type: ignore[attr-defined]
 
     def _label(self, entry) -> str:
-        return f"{entry.n:02d} {entry.title}" + (f" [{entry.slug}]" if entry.slug else "")
+        return f"{entry.n:02d} {entry.title}" + (f" · {entry.slug}" if entry.slug else "")
 
     def _help(self, entry) -> str:
         if entry.lesson is None:
