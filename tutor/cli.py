@@ -306,20 +306,6 @@ def reset(lesson: LessonArg, workspace: WorkspaceOpt = None, track: TrackOpt = N
 
 
 @app.command()
-def progress(workspace: WorkspaceOpt = None, track: TrackOpt = None, as_json: JsonOpt = False,
-             host: Annotated[Optional[str], typer.Option("--host", help="only lessons attempted on this host")] = None) -> None:
-    """Your progress by lesson: status, attempts, hints, best metric, time spent, hosts."""
-    from tutor.render import progress_table
-
-    tutor = open_tutor(workspace, track)
-    rows = tutor.progress_rows(host)
-    if as_json:
-        print_json({"track": tutor.outline.name, "lessons": rows, "streak": tutor.store.streak()})
-        return
-    out.print(progress_table(rows, tutor.store.streak()))
-
-
-@app.command()
 def doctor(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
     """What this machine has: Python, torch, the device checks use, editor, workspace, terminal."""
     from tutor.editor import NoEditor, find_editor
@@ -457,7 +443,7 @@ def start(lesson: Annotated[Optional[str], typer.Argument(help="open on this les
     raise typer.Exit(run_app(workspace=workspace, day=key, device=device, edit_cmd=edit_cmd, track=track))
 
 
-from tutor import cli_tracks  # noqa: E402,F401 (registers tracks, track, today)
+from tutor import cli_progress, cli_tracks  # noqa: E402,F401 (register progress, sync, tracks, track, today)
 
 
 def _version(value: bool) -> None:

@@ -150,6 +150,34 @@ class ProgressStore:
             return int(shown)
         return self._run_write(reveal)
 
+    def import_records(self, attempts: list[dict[str, Any]], hints: list[dict[str, Any]],
+                       dry_run: bool = False) -> tuple[int, int]:
+        """Merge validated records (progress_file.parse) in one transaction; returns (attempts, hints) added.
+
+        Records whose uid is already here are skipped, so importing twice adds nothing.
+        """
+        def merge(conn: sqlite3.Connection) -> tuple[int, int]:
+            have = {r[0] for r in conn.execute("SELECT uid FROM attempts UNION SELECT uid FROM hint_reveals")}
+            new_attempts = [a for a in attempts if a["uid"] not in have]
+            new_hints = [h for h in hints if h["uid"] not in have]
+            if not dry_run:
+                for a in new_attempts:
+                    conn.execute(
+                        "INSERT OR IGNORE INTO attempts(uid, lesson, started, ended, verdict, passed, total, message,"
+                        " device_kind, device_name, host, seed, checks, metrics) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        (a["uid"], a["lesson"], a["started"], a["ended"], a["verdict"], a["passed"], a["total"],
+                         a["message"], a["device_kind"], a["device_name"], a["host"], a["seed"],
+                         json.dumps(a["checks"]), json.dumps(a["metrics"])))
+                for h in new_hints:
+                    conn.execute("INSERT OR IGNORE INTO hint_reveals(uid, lesson, task, hint, at, host) "
+                                 "VALUES (?,?,?,?,?,?)", (h["uid"], h["lesson"], h["task"], h["hint"], h["at"], h["host"]))
+            return len(new_attempts), len(new_hints)
+        return self._run_write(merge)
+
+    def hint_reveals(self) -> list[dict[str, Any]]:
+        rows = self._run_read(lambda c: c.execute("SELECT * FROM hint_reveals ORDER BY at, uid").fetchall(), [])
+        return [dict(r) for r in rows]
+
     def set_setting(self, key: str, value: str | None) -> None:
         def put(conn: sqlite3.Connection) -> None:
             if value is None:
