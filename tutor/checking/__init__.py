@@ -11,10 +11,16 @@ A check script declares named checks in order:
         expect_close(act.sigmoid(x), torch.sigmoid(x), "sigmoid(x)")
 
 A check passes by returning and fails by raising (CheckFailed via `fail`/`expect_*`).
+Comparisons that name the matching classic mistake: `expect_match` (mistakes.py); a module
+beside its nn twin: `step_alongside`; an optimizer beside its torch.optim twin:
+`optimizer_alongside`; reference loops `fit`/`evaluate` (training.py); dtype and device rules
+(devices.py); `forbid` for "write it yourself"; statistical bounds (stats.py).
 """
 
 from tutor.checking import data
+from tutor.checking.alongside import Step, copy_state, step_alongside
 from tutor.checking.curves import expect_below, expect_decreasing, expect_initial_loss, smooth
+from tutor.checking.devices import expect_like, expect_preserves, float64_device, has_float64
 from tutor.checking.errors import CheckFailed, fail
 from tutor.checking.expect import (
     as_numpy,
@@ -26,14 +32,37 @@ from tutor.checking.expect import (
     expect_shape,
     expect_type,
 )
+from tutor.checking.forbid import forbid, forbid_subclass
+from tutor.checking.formatting import distinct
 from tutor.checking.gradients import expect_gradcheck, expect_gradient, numeric_gradient, relative_error
+from tutor.checking.messages import carries_numbers, failure_of, numbers_in
+from tutor.checking.mistakes import default_tolerance, describe_difference, expect_match, is_close, which_mistake
+from tutor.checking.optimizer_alongside import optimizer_alongside
 from tutor.checking.registry import check
+from tutor.checking.stats import (
+    binomial_bounds,
+    expect_rate,
+    expect_uniform,
+    expect_within_sigmas,
+    ks_bound,
+    ks_uniform,
+)
+from tutor.checking.training import accuracy, evaluate, fit
 
 __all__ = [
     "CheckFailed",
+    "Step",
+    "accuracy",
     "as_numpy",
+    "binomial_bounds",
+    "carries_numbers",
     "check",
+    "copy_state",
     "data",
+    "default_tolerance",
+    "describe_difference",
+    "distinct",
+    "evaluate",
     "expect",
     "expect_below",
     "expect_close",
@@ -43,11 +72,30 @@ __all__ = [
     "expect_gradcheck",
     "expect_gradient",
     "expect_initial_loss",
+    "expect_like",
+    "expect_match",
     "expect_metric",
+    "expect_preserves",
+    "expect_rate",
     "expect_shape",
     "expect_type",
+    "expect_uniform",
+    "expect_within_sigmas",
     "fail",
+    "failure_of",
+    "fit",
+    "float64_device",
+    "forbid",
+    "forbid_subclass",
+    "has_float64",
+    "is_close",
+    "ks_bound",
+    "ks_uniform",
+    "numbers_in",
     "numeric_gradient",
+    "optimizer_alongside",
     "relative_error",
     "smooth",
+    "step_alongside",
+    "which_mistake",
 ]

@@ -8,6 +8,7 @@ from typing import Sequence
 import numpy as np
 
 from tutor.checking.errors import fail
+from tutor.checking.formatting import distinct
 
 
 def smooth(values: Sequence[float], window: int) -> np.ndarray:
@@ -51,4 +52,5 @@ def expect_initial_loss(loss0: float, num_classes: int, name: str = "loss at ini
 def expect_below(value: float, limit: float, name: str) -> None:
     """A final loss (e.g. after overfitting one batch) must be at most `limit`."""
     if not (np.isfinite(value) and value <= limit):
-        fail(f"{name} is {value:.4g}; it should reach {limit:.4g} or less")
+        shown, wanted = distinct(value, limit)
+        fail(f"{name} is {shown}; it should reach {wanted} or less")

@@ -8,12 +8,16 @@ import numpy as np
 import torch
 
 from tutor.checking.errors import fail
+from tutor.checking.formatting import distinct, number
 
 
 def as_numpy(value: Any) -> np.ndarray:
     """A tensor, array, list or number as a float64-or-native NumPy array (on the CPU)."""
     if isinstance(value, torch.Tensor):
-        return value.detach().cpu().numpy()
+        value = value.detach().cpu()
+        if value.dtype in (torch.bfloat16,) or "float8" in str(value.dtype):
+            value = value.double()  # NumPy has no bfloat16 or float8
+        return value.numpy()
     return np.asarray(value)
 
 
@@ -85,9 +89,10 @@ def expect_close(
     if (diff > allowed).any():
         idx = np.unravel_index(int(np.argmax(diff - allowed)), diff.shape) if diff.ndim else ()
         where = f" at index {tuple(int(i) for i in idx)}" if diff.ndim else ""
+        yours, wanted = distinct(a[idx], e[idx], digits=6)
         fail(
-            f"{name} differs from the reference: max abs difference {float(diff.max()):.3g}{where} "
-            f"(yours {a[idx]:.6g}, expected {e[idx]:.6g}; tolerance {atol:g} + {rtol:g}·|expected|)"
+            f"{name} differs from the reference: max abs difference {number(float(diff.max()), 3)}{where} "
+            f"(yours {yours}, expected {wanted}; tolerance {atol:g} + {rtol:g}·|expected|)"
         )
 
 
@@ -99,4 +104,5 @@ def expect_metric(
     ok = value >= threshold if higher_is_better else value <= threshold
     if not ok or not np.isfinite(value):
         side = "at least" if higher_is_better else "at most"
-        fail(f"{name} is {value:.4g}{unit}; it should be {side} {threshold:.4g}{unit}")
+        shown, limit = distinct(value, threshold)
+        fail(f"{name} is {shown}{unit}; it should be {side} {limit}{unit}")

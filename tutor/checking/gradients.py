@@ -9,6 +9,7 @@ import torch
 
 from tutor.checking.errors import fail
 from tutor.checking.expect import as_numpy
+from tutor.checking.formatting import distinct
 
 GOOD = 1e-7  # relative error at or below this: the gradient is right
 WRONG = 1e-4  # above this (for a smooth function): the gradient is wrong
@@ -57,19 +58,21 @@ def expect_gradient(
         diff = np.where(tiny, np.abs(a - n), 0.0)
         if diff.max() > tiny_tol:
             idx = tuple(int(i) for i in np.unravel_index(int(np.argmax(diff)), diff.shape))
-            fail(f"gradient {name} is wrong: at index {idx} yours is {a[idx]:.6g}, numeric {n[idx]:.6g} "
+            yours, numeric = distinct(a[idx], n[idx], digits=6)
+            fail(f"gradient {name} is wrong: at index {idx} yours is {yours}, numeric {numeric} "
                  f"(absolute error {diff[idx]:.2e}; a right gradient is within {tiny_tol:g} here)")
     rel = np.where(tiny, 0.0, relative_error(a, n))
     worst = float(rel.max()) if rel.size else 0.0
     if worst > tol:
         idx = np.unravel_index(int(np.argmax(rel)), rel.shape) if rel.ndim else ()
         verdict = "wrong" if worst > WRONG else "suspicious"
+        yours, numeric = distinct(a[idx], n[idx], digits=6)
         ratio = ""
         if n[idx] != 0:
             ratio = f", ratio yours/numeric {a[idx] / n[idx]:.3g}"
         fail(
             f"gradient {name} is {verdict}: max relative error {worst:.2e} at index "
-            f"{tuple(int(i) for i in idx)} (yours {a[idx]:.6g}, numeric {n[idx]:.6g}{ratio}); "
+            f"{tuple(int(i) for i in idx)} (yours {yours}, numeric {numeric}{ratio}); "
             f"≤{GOOD:.0e} is good, >{WRONG:.0e} means a bug"
         )
     return worst
