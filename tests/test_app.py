@@ -312,7 +312,7 @@ async def test_progress_screen(tutor: Tutor) -> None:
         assert "Week 1" in summary and "1/3" in summary
         table = app.screen.query_one("#progress-table")
         assert table.row_count == 2
-        assert "✓ passed" in str(table.get_row("adding-numbers")[2]) and "loss 0.25" in table.get_row("adding-numbers")[6]
+        assert "✓ passed" in str(table.get_row("adding-numbers")[2]) and "0.25 loss" in str(table.get_row("adding-numbers")[6])
         await pilot.press("escape")
         assert isinstance(app.screen, MainScreen)
         await pilot.press("p")

@@ -1,14 +1,19 @@
 """The JSON-lines protocol between a check's child process and the runner.
 
 The child writes one JSON object per line on a dedicated pipe (never stdout,
-which belongs to the learner's prints). Every object has an "event" key.
+which belongs to the learner's prints). Every object has an "event" key and the
+run's token, a secret the parent made for this run and sent on the child's stdin;
+the parent drops every line without it (see docs/threat-model.md).
 This module is shared by both sides and imports nothing heavy.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 from typing import Any, TextIO
+
+TOKEN = "token"  # the key of the run's token in every line the child writes
 
 STARTED = "started"  # day, checks [{name, task}], device, device_name, seed, torch
 CHECK_STARTED = "check_started"  # name, index
@@ -39,8 +44,28 @@ def _fallback(value: Any) -> Any:
         return str(value)
 
 
-def write(stream: TextIO, event: str, **fields: Any) -> None:
-    """Write one event and flush, so the parent sees it live."""
+class TokenStream:
+    """The child's events stream: `write` below stamps each event with the run's token."""
+
+    def __init__(self, stream: TextIO, token: str):
+        self._stream = stream
+        self.token = token
+
+    def write(self, text: str) -> None:
+        self._stream.write(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+def write(stream: TextIO | TokenStream, event: str, **fields: Any) -> None:
+    """Write one event and flush, so the parent sees it live (with the token, on a TokenStream)."""
+    token = getattr(stream, "token", None)
+    if token is not None:
+        fields[TOKEN] = token
     try:
         line = encode(event, **fields)
     except ValueError:  # NaN or inf somewhere: send them as strings
@@ -56,10 +81,19 @@ def _finite_or_str(value: Any) -> Any:
     return value
 
 
-def decode(line: str) -> dict[str, Any] | None:
-    """Parse one line; None for anything that is not an event object."""
+def decode(line: str, token: str | None = None) -> dict[str, Any] | None:
+    """Parse one line; None for anything that is not an event object.
+
+    With `token`, only a line carrying that token is an event (the token is removed).
+    """
     try:
         obj = json.loads(line)
     except ValueError:
         return None
-    return obj if isinstance(obj, dict) and "event" in obj else None
+    if not isinstance(obj, dict) or "event" not in obj:
+        return None
+    if token is not None:
+        sent = obj.pop(TOKEN, None)
+        if not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), token.encode()):
+            return None
+    return obj

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from rich import box
-from rich.console import Console, Group
+from rich.console import Console, ConsoleOptions, Group
 from rich.markdown import Markdown
 from rich.panel import Panel
 from rich.table import Table
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from tutor.schedule import Schedule
 from tutor.lesson_text import lesson_markdown
 from tutor.marks import CHECK_MARKS, LESSON_MARKS
-from tutor.runner import RunResult
+from tutor.runner import RunResult, memory_note
 
 VERDICT_STYLE = {"passed": "bold green", "interrupted": "bold yellow"}
 
@@ -54,24 +54,48 @@ def verdict_panel(result: RunResult, day_title: str) -> Panel:
     head = Text(f"{result.verdict.upper()}", style=style)
     head.append(f"  {result.day} {day_title}: {result.message}")
     head.append(f"\n{result.device_name or result.device or 'device unknown'} · {result.duration:.1f} s", style="dim")
+    memory = memory_note(result.peak_mib, result.gpu_peak_mib, result.max_memory_mib)
+    if memory:
+        head.append(f" · {memory}", style="dim")
     return Panel(head, expand=False)
 
 
-def output_panel(result: RunResult, last_lines: int = 30) -> Panel | None:
-    """The learner's prints: the last lines, with a note of what was left out."""
-    if not result.output.strip():
+def byte_size(n: int) -> str:
+    """512 B, 12 KiB, 4.3 MiB, 1.2 GiB."""
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}" if n < 10 * scale else f"{n / scale:.0f} {unit}"
+    return f"{n} B"
+
+
+def output_panel(result: RunResult, head_lines: int = 10, tail_lines: int = 20) -> Panel | None:
+    """The learner's prints: the first and the last lines, saying what lies between and whether it was kept."""
+    if not (result.output + result.output_tail).strip():
         return None
-    lines = result.output.rstrip().splitlines()
-    shown = lines[-last_lines:]
-    text = Text("\n".join(shown))
-    notes = []
-    if len(lines) > len(shown):
-        notes.append(f"last {len(shown)} of {len(lines)} lines")
-    if result.output_dropped:
-        notes.append(f"{result.output_dropped} more bytes were not kept")
-    if notes:
-        text.append(f"\n({'; '.join(notes)})", style="dim")
-    return Panel(text, title="your output", title_align="left", expand=False)
+    dropped = result.output_dropped
+    if not dropped:  # all of it was kept
+        lines = (result.output + result.output_tail).rstrip("\n").splitlines()
+        total, about = len(lines), ""
+        first, last = (lines, []) if total <= head_lines + tail_lines else (lines[:head_lines], lines[-tail_lines:])
+    else:  # the runner kept the first and the last 32 KiB; lines at the cuts are partial
+        tail = result.output_tail.rstrip("\n")
+        total = result.output.count("\n") + result.output_dropped_lines + tail.count("\n") + 1
+        about = "about "
+        first = result.output.splitlines()[:head_lines]
+        last = tail.splitlines()[-tail_lines:]
+    left_out = max(0, total - len(first) - len(last))
+    text = Text("\n".join(first))
+    if left_out or dropped:
+        note = f"… {about}{left_out:,} lines left out here"
+        if dropped:
+            note += f" ({byte_size(dropped)} of them not kept: the tutor keeps the first and the last 32 KiB)"
+        text.append(f"\n{note} …", style="dim")
+    if last:
+        text.append("\n" + "\n".join(last))
+    title = "your output"
+    if left_out:
+        title += f": first {len(first)} and last {len(last)} of {about}{total:,} lines"
+    return Panel(text, title=title, title_align="left", expand=False)
 
 
 def course_table(outline: Outline, statuses: dict[str, str], current: str | None = None,
@@ -98,27 +122,70 @@ def course_table(outline: Outline, statuses: dict[str, str], current: str | None
     return Group(*blocks)
 
 
+ABBREVIATIONS = {"accuracy": "acc.", "validation": "val.", "training": "train", "fraction": "frac.",
+                 "without": "w/o", "distance": "dist.", "the": "", "(1-based)": ""}
+
+
+def abbreviate(name: str) -> str:
+    """A metric's name in fewer letters: 'accuracy on the blobs' -> 'acc. on blobs'."""
+    words = [ABBREVIATIONS.get(w.lower(), w) for w in name.split()]
+    return " ".join(w for w in words if w)
+
+
+def best_metric(metrics: dict[str, float]) -> Text:
+    """The lesson's first best metric, the value first: '0.953 acc. on test'."""
+    if not metrics:
+        return Text("")
+    name, value = next(iter(metrics.items()))
+    shown = f"{value:.3g}" if isinstance(value, (int, float)) else str(value)
+    text = Text(shown, style="bold")
+    text.append(f" {abbreviate(name)}")
+    return text
+
+
+class _FittedTable:
+    """A table built when Rich knows the width, so one column can take exactly the room left."""
+
+    def __init__(self, build: Callable[[int], Table]):
+        self.build = build
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions):
+        yield self.build(options.max_width)
+
+
 def progress_table(rows: list[dict[str, Any]], streak: int) -> Group:
-    """One row per written lesson of the track; fits 80 columns."""
-    table = Table(title="Progress", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
-                  padding=(0, 1), collapse_padding=True)
-    table.add_column("where", no_wrap=True)
-    table.add_column("title", no_wrap=True, overflow="ellipsis", max_width=20)
-    table.add_column("status", no_wrap=True)
-    for col in ("tries", "hints"):
-        table.add_column(col, justify="right", min_width=5)
-    table.add_column("best metric", no_wrap=True, overflow="ellipsis", max_width=11)
-    table.add_column("time", justify="right", no_wrap=True)
+    """One row per written lesson of the track; fits 80 columns (the best metric takes the room left)."""
+    cells = []
     for r in rows:
         mark, style = LESSON_MARKS.get(r["status"], ("?", ""))
-        best = ", ".join(f"{k} {v:.3g}" for k, v in list(r["best_metrics"].items())[:1])
         secs = r["seconds"]
         minutes = "" if not secs else (f"{secs:.0f}s" if secs < 90 else f"{secs / 60:.0f}m")
-        table.add_row(r["position"], r["title"], Text(f"{mark} {r['status']}", style=style), str(r["attempts"]),
-                      str(r["hints"]), best, minutes)
+        cells.append((Text(r["position"]), Text(r["title"]), Text(f"{mark} {r['status']}", style=style),
+                      Text(str(r["attempts"])), Text(str(r["hints"])), best_metric(r["best_metrics"]), Text(minutes)))
+
+    def build(width: int) -> Table:
+        def widest(i: int, head: str, cap: int = 999) -> int:
+            return min(cap, max([len(head)] + [c[i].cell_len for c in cells]))
+
+        title_cap = 20 if width >= 96 else 16  # at 80 columns the metric needs the room more
+        fixed = [widest(0, "where"), widest(1, "title", title_cap), widest(2, "status"), 5, 5, widest(6, "time")]
+        room = max(12, width - sum(fixed) - 2 * len(fixed))  # two spaces between columns
+        table = Table(title="Progress", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
+                      pad_edge=False, padding=(0, 1), collapse_padding=True)
+        table.add_column("where", no_wrap=True, width=fixed[0])
+        table.add_column("title", no_wrap=True, overflow="ellipsis", width=fixed[1])
+        table.add_column("status", no_wrap=True, width=fixed[2])
+        for col in ("tries", "hints"):
+            table.add_column(col, justify="right", width=5)
+        table.add_column("best metric", no_wrap=True, overflow="ellipsis", max_width=room)
+        table.add_column("time", justify="right", no_wrap=True, width=fixed[5])
+        for row in cells:
+            table.add_row(*row)
+        return table
+
     passed = sum(r["status"] == "passed" for r in rows)
     footer = Text(f"{passed} of {len(rows)} written lessons passed · streak {streak} day(s)")
-    return Group(table, footer)
+    return Group(_FittedTable(build), footer)
 
 
 def when(stamp: float | None) -> str:

@@ -1,14 +1,21 @@
 """Run one check in a child process and stream its events.
 
 The child runs in its own process session, so the whole group (DataLoader workers
-too) can be killed on timeout or cancel. Events come on a dedicated pipe; the
-child's stdout and stderr are captured (capped) as learner output.
+too) can be killed on timeout or cancel; descendants that left the group are tracked
+and killed too (tutor.proctree). The child gets its request on stdin, never in argv
+or the environment: the events pipe's descriptor and a per-run token. Only events
+with that token count, and a run counts only with its plan ('started') and exactly
+one result per planned check (docs/threat-model.md). The child's stdout and stderr
+are captured as learner output: the first and the last 32 KiB, the size of the gap.
 """
 
 from __future__ import annotations
 
+import codecs
+import json
 import os
 import queue
+import secrets
 import shutil
 import signal
 import subprocess
@@ -21,9 +28,18 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from tutor import events
+from tutor.proctree import RUN_TAG, ProcessTracker
 
-OUTPUT_CAP = 64 * 1024  # bytes of learner output kept; the rest is counted, not stored
+OUTPUT_HEAD = 32 * 1024  # bytes of learner output kept from the start...
+OUTPUT_TAIL = 32 * 1024  # ...and from the end; what lies between is counted, not stored
+OUTPUT_CAP = OUTPUT_HEAD + OUTPUT_TAIL
 DEFAULT_TIMEOUT = 120.0
+# Importing torch takes 1-3 s on a quiet machine, far longer on a cold disk or a busy box;
+# this limit is for a start-up that hangs, and it is not the learner's timeout.
+STARTUP_TIMEOUT = 180.0
+POLL_PROCESSES_S = 0.5  # how often the run's process tree is walked
+LINGER_S = 3.0  # after the child exits, how long its leftovers may hold the pipes
+LARGE_MEMORY_MIB = 1024.0  # a peak above this is shown in the verdict
 
 # Verdicts of a whole run.
 PASSED = "passed"
@@ -43,7 +59,9 @@ class RunRequest:
     source: Path
     seed: int = 0
     device: str = "auto"
-    timeout: float = DEFAULT_TIMEOUT
+    timeout: float = DEFAULT_TIMEOUT  # seconds for the checks, from the child's 'started' event
+    startup_timeout: float = STARTUP_TIMEOUT  # seconds for the child to import torch and start
+    max_memory_mib: float | None = None  # RLIMIT_DATA of the child (None: no limit)
 
 
 @dataclass
@@ -65,15 +83,22 @@ class RunResult:
     checks: list[CheckResult] = field(default_factory=list)
     metrics: list[dict[str, Any]] = field(default_factory=list)
     curves: dict[str, list[float]] = field(default_factory=dict)
-    output: str = ""
-    output_dropped: int = 0
+    curve_starts: dict[str, int] = field(default_factory=dict)  # a curve's first step, when not 0
+    output: str = ""  # the first OUTPUT_HEAD bytes of the learner's prints
+    output_tail: str = ""  # the last OUTPUT_TAIL bytes, when more than OUTPUT_CAP came
+    output_dropped: int = 0  # bytes between the two, not kept
+    output_dropped_lines: int = 0  # newlines in them
     device: str = ""
     device_name: str = ""
     seed: int = 0
     started: float = 0.0
     ended: float = 0.0
     planned: list[str] = field(default_factory=list)
-    peak_mib: float = 0.0  # the child's peak resident memory
+    peak_mib: float = 0.0  # the child's peak resident memory (its waited-for children's too)
+    gpu_peak_mib: float = 0.0  # peak CUDA memory allocated by torch, on a GPU
+    max_memory_mib: float | None = None  # the limit it ran under, if any
+    survivors: int = 0  # processes of the run that could not be killed
+    reason: str = ""  # why an error run could not happen: device, memory, startup or protocol
 
     @property
     def passed(self) -> int:
@@ -91,14 +116,20 @@ class RunResult:
         return data
 
 
-def child_env() -> dict[str, str]:
-    """The environment for the child: unbuffered, and able to import `tutor`."""
-    env = dict(os.environ)
+def child_env(tag: str = "") -> dict[str, str]:
+    """The environment for the child: unbuffered, able to import `tutor`, tagged for cleanup.
+
+    The tutor's own settings but the device (DLTUTOR_HOME: where the progress store is) are
+    left out: learner code has no business with them.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DLTUTOR_") or k == "DLTUTOR_DEVICE"}
     package_parent = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH", "")) if p)
     env["PYTHONUNBUFFERED"] = "1"
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    if tag:
+        env[RUN_TAG] = tag
     return env
 
 
@@ -107,35 +138,48 @@ class CheckRun:
 
     def __init__(self, request: RunRequest):
         self.request = request
-        self.result = RunResult(day=request.day, seed=request.seed)
+        self.result = RunResult(day=request.day, seed=request.seed, max_memory_mib=request.max_memory_mib)
         self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._proc: subprocess.Popen[bytes] | None = None
+        self._tracker: ProcessTracker | None = None
         self._cancelled = threading.Event()
-        self._output_size = 0
+        self._token = secrets.token_hex(16)
+        self._tag = secrets.token_hex(8)
         self._done = False
+        self._started_seen = False
+        self._current = ""  # the check running now (from 'check_started')
+        self._untokened = 0  # lines on the events pipe without this run's token
+        self._startup_stalled = False
+        self._survivors: list[int] = []
         self._workdir = ""
 
     # -- process -----------------------------------------------------------------
+    def _request_json(self, events_fd: int) -> bytes:
+        r = self.request
+        return json.dumps({
+            "day": r.day, "script": str(r.script), "source": str(r.source), "seed": r.seed,
+            "device": r.device, "workdir": self._workdir, "max_memory_mib": r.max_memory_mib,
+            "events_fd": events_fd, "token": self._token,
+        }).encode()
+
     def _start(self) -> None:
         read_fd, write_fd = os.pipe()
         self._workdir = tempfile.mkdtemp(prefix="dltutor-check-")
-        cmd = [
-            sys.executable, "-m", "tutor.checking.child",
-            "--day", self.request.day,
-            "--script", str(self.request.script),
-            "--source", str(self.request.source),
-            "--seed", str(self.request.seed),
-            "--device", self.request.device,
-            "--events-fd", str(write_fd),
-            "--workdir", self._workdir,
-        ]
         try:
             self._proc = subprocess.Popen(
-                cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                pass_fds=(write_fd,), start_new_session=True, env=child_env(),
+                [sys.executable, "-m", "tutor.checking.child"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT, pass_fds=(write_fd,), start_new_session=True,
+                env=child_env(self._tag), cwd=self._workdir,
             )
         finally:
             os.close(write_fd)
+        self._tracker = ProcessTracker(self._proc.pid, self._tag)
+        assert self._proc.stdin is not None
+        try:  # small enough for the pipe's buffer: this never blocks
+            self._proc.stdin.write(self._request_json(write_fd))
+            self._proc.stdin.close()
+        except OSError:  # the child died at once; its exit code tells
+            pass
         self._readers = [
             threading.Thread(target=self._read_events, args=(read_fd,), daemon=True),
             threading.Thread(target=self._read_output, daemon=True),
@@ -146,24 +190,47 @@ class CheckRun:
     def _read_events(self, fd: int) -> None:
         with os.fdopen(fd, "r", encoding="utf-8", errors="replace") as stream:
             for line in stream:
-                event = events.decode(line)
+                event = events.decode(line, self._token)
                 if event is not None:
                     self._queue.put(event)
+                elif line.strip():
+                    self._untokened += 1
         self._queue.put(None)
 
     def _read_output(self) -> None:
+        """Stream the head of the output live; keep the tail; count what lies between."""
         assert self._proc is not None and self._proc.stdout is not None
         out = self._proc.stdout
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        head = 0
+        tail = bytearray()
+        dropped = dropped_lines = 0
         while True:
             chunk = out.read1(8192) if hasattr(out, "read1") else out.read(8192)
             if not chunk:
                 break
-            room = OUTPUT_CAP - self._output_size
+            room = OUTPUT_HEAD - head
             if room > 0:
-                text = chunk[:room].decode("utf-8", errors="replace")
-                self._output_size += min(len(chunk), room)
-                self._queue.put({"event": events.OUTPUT, "text": text})
-            self.result.output_dropped += max(0, len(chunk) - max(room, 0))
+                text = decoder.decode(chunk[:room])
+                head += min(len(chunk), room)
+                if text:
+                    self._queue.put({"event": events.OUTPUT, "text": text})
+                chunk = chunk[room:]
+            tail += chunk
+            if len(tail) > OUTPUT_TAIL:
+                cut = len(tail) - OUTPUT_TAIL
+                dropped += cut
+                dropped_lines += tail.count(b"\n", 0, cut)
+                del tail[:cut]
+        rest = decoder.decode(b"", final=True)
+        if rest:
+            self._queue.put({"event": events.OUTPUT, "text": rest})
+        if tail:
+            if dropped:  # the tail starts mid-stream: skip a cut UTF-8 sequence
+                while tail and 0x80 <= tail[0] < 0xC0:
+                    tail.pop(0)
+            self._queue.put({"event": events.OUTPUT, "text": tail.decode("utf-8", errors="replace"),
+                             "tail": True, "dropped": dropped, "dropped_lines": dropped_lines})
         self._queue.put(None)
 
     def _kill_group(self) -> None:
@@ -173,6 +240,13 @@ class CheckRun:
             os.killpg(self._proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+
+    def _kill_everything(self) -> None:
+        """The group, then every process of the run that left it (setsid())."""
+        self._kill_group()
+        if self._tracker is not None:
+            self._survivors = self._tracker.kill_all()
+            self.result.survivors = len(self._survivors)
 
     def cancel(self) -> None:
         """Stop the run: the whole process group is killed; the verdict is 'interrupted'."""
@@ -185,31 +259,49 @@ class CheckRun:
         result = self.result
         result.started = time.time()
         self._start()
-        deadline = time.monotonic() + self.request.timeout
+        startup_deadline = time.monotonic() + self.request.startup_timeout
+        deadline: float | None = None  # set by 'started': the checks' own time starts then
+        next_poll = 0.0
+        exited_at: float | None = None
         open_streams = 2
         timed_out = False
         try:
             while open_streams:
+                now = time.monotonic()
+                if self._cancelled.is_set():
+                    break
+                if deadline is None and now > startup_deadline:
+                    self._startup_stalled = True
+                    self._kill_group()
+                    break
+                if deadline is not None and now > deadline:
+                    timed_out = True
+                    self._kill_group()
+                    break
+                if now >= next_poll and self._tracker is not None:
+                    self._tracker.poll()
+                    next_poll = now + POLL_PROCESSES_S
                 try:
                     event = self._queue.get(timeout=0.1)
                 except queue.Empty:
-                    if self._cancelled.is_set():
-                        break
-                    if time.monotonic() > deadline:
-                        timed_out = True
-                        self._kill_group()
-                        break
                     if self._proc is not None and self._proc.poll() is not None:
                         # The child is gone; leftovers (grandchildren holding the pipes) must go too.
-                        self._kill_group()
+                        if exited_at is None:
+                            exited_at = now
+                            self._kill_everything()
+                        elif now - exited_at > LINGER_S:
+                            break  # something we cannot kill holds a pipe: stop reading
                     continue
                 if event is None:
                     open_streams -= 1
                     continue
+                if event["event"] == events.STARTED and deadline is None:
+                    deadline = time.monotonic() + self.request.timeout
                 self._apply(event)
                 yield event
         except GeneratorExit:
             self.cancel()
+            self._finish(timed_out=False)
             raise
         except KeyboardInterrupt:
             self.cancel()
@@ -228,27 +320,40 @@ class CheckRun:
         r = self.result
         kind = event["event"]
         if kind == events.STARTED:
+            self._started_seen = True
             r.device = event.get("device", "")
             r.device_name = event.get("device_name", "")
             r.planned = [c["name"] for c in event.get("checks", [])]
+        elif kind == events.CHECK_STARTED:
+            self._current = str(event.get("name", ""))
         elif kind == events.CHECK:
+            self._current = ""
             r.checks.append(CheckResult(event["name"], event["status"], event.get("message", ""),
                                         event.get("task"), float(event.get("seconds", 0.0))))
         elif kind == events.METRIC:
             r.metrics.append({k: v for k, v in event.items() if k != "event"})
         elif kind == events.CURVE:
+            if event["name"] not in r.curves and event.get("step"):
+                r.curve_starts[event["name"]] = int(event["step"])
             r.curves.setdefault(event["name"], []).append(event["value"])
         elif kind == events.OUTPUT:
-            r.output += event["text"]
+            if event.get("tail"):
+                r.output_tail = event["text"]
+                r.output_dropped = int(event.get("dropped", 0))
+                r.output_dropped_lines = int(event.get("dropped_lines", 0))
+            else:
+                r.output += event["text"]
         elif kind == events.ERROR:
             r.message = event.get("message", "")
+            r.reason = str(event.get("reason", ""))
         elif kind == events.DONE:
             self._done = True
             r.peak_mib = float(event.get("peak_mib") or 0.0)
+            r.gpu_peak_mib = float(event.get("gpu_peak_mib") or 0.0)
 
     def _finish(self, timed_out: bool) -> None:
         r = self.result
-        self._kill_group()
+        self._kill_everything()
         if self._proc is not None:
             try:
                 code = self._proc.wait(timeout=5)
@@ -259,25 +364,33 @@ class CheckRun:
         r.ended = time.time()
         if self._workdir:
             shutil.rmtree(self._workdir, ignore_errors=True)
-        done = self._done
+        running = self._running_check()
         if self._cancelled.is_set():
-            r.verdict, r.message = INTERRUPTED, "stopped before it finished"
+            r.verdict = INTERRUPTED
+            done = f"; {len(r.checks)} of {len(r.planned)} checks had finished" if r.planned else ""
+            r.message = f"stopped{running} before it finished{done}"
+        elif self._startup_stalled:
+            r.verdict, r.reason = ERROR, "startup"
+            r.message = (
+                f"the check process did not start within {self.request.startup_timeout:g} s: importing torch "
+                "took too long (is the machine very busy? `dltutor doctor` shows whether torch imports)"
+            )
         elif timed_out:
-            running = self._running_check()
             r.verdict = TIMEOUT
             r.message = (
                 f"timed out after {self.request.timeout:g} s{running}: an infinite loop, or training "
                 "far too long? (`--timeout` raises the limit)"
             )
-        elif r.message and not done:
+        elif r.message and not self._done:
             r.verdict = ERROR
-        elif not done:
-            running = self._running_check()
+        elif not self._done:
             r.verdict = CRASHED
             r.message = (
                 f"the check process ended abruptly (exit code {code}){running}. "
                 "Did your code call os._exit(), or crash in native code?"
             )
+        elif problem := self._protocol_problem():
+            r.verdict, r.message, r.reason = ERROR, problem, "protocol"
         else:
             r.verdict = PASSED if r.checks and all(c.status == events.PASSED for c in r.checks) else FAILED
             if r.verdict == FAILED and not r.message:
@@ -287,11 +400,54 @@ class CheckRun:
                     r.message += f" ({skipped} skipped: your exercise could not be loaded)"
             elif r.verdict == PASSED:
                 r.message = f"all {len(r.checks)} checks passed"
+        if self._survivors:
+            r.message += (f" ({len(self._survivors)} process(es) your code started could not be stopped: pid "
+                          + ", ".join(map(str, self._survivors[:5])) + ")")
+
+    def _protocol_problem(self) -> str:
+        """Why the events do not make a whole run ('' when they do): the plan, one result per check."""
+        r = self.result
+        problems = []
+        if not self._started_seen:
+            problems.append("it sent no plan of checks")
+        reported = [c.name for c in r.checks]
+        missing = [n for n in r.planned if n not in reported]
+        twice = sorted({n for n in reported if reported.count(n) > 1})
+        unplanned = [n for n in reported if n not in r.planned]
+        if missing:
+            problems.append("no result for " + ", ".join(f"'{n}'" for n in missing))
+        if twice:
+            problems.append("more than one result for " + ", ".join(f"'{n}'" for n in twice))
+        if unplanned and self._started_seen:
+            problems.append("results for checks it never planned: " + ", ".join(f"'{n}'" for n in unplanned))
+        if not problems:
+            return ""
+        note = (f"; {self._untokened} line(s) on its events pipe were not from the check runner and were "
+                "ignored" if self._untokened else "")
+        return ("the check process did not report a whole run (" + "; ".join(problems) + note + "), so this "
+                "run counts as an error, not a pass")
 
     def _running_check(self) -> str:
+        if self._current:
+            return f" during check '{self._current}'"
         finished = {c.name for c in self.result.checks}
         pending = [n for n in self.result.planned if n not in finished]
         return f" during check '{pending[0]}'" if pending else ""
+
+
+def memory_note(peak_mib: float, gpu_peak_mib: float = 0.0, max_memory_mib: float | None = None) -> str:
+    """'peak memory 3.1 GiB' (and the GPU's, the limit) when worth showing; '' otherwise."""
+    def size(mib: float) -> str:
+        return f"{mib / 1024:.1f} GiB" if mib >= 1024 else f"{mib:.0f} MiB"
+
+    parts = []
+    if peak_mib >= LARGE_MEMORY_MIB or (max_memory_mib and peak_mib >= 0.5 * max_memory_mib):
+        parts.append(f"peak memory {size(peak_mib)}")
+    if gpu_peak_mib >= LARGE_MEMORY_MIB:
+        parts.append(f"peak GPU memory {size(gpu_peak_mib)}")
+    if max_memory_mib:
+        parts.append(f"limit {size(max_memory_mib)}")
+    return " · ".join(parts)
 
 
 EXIT_CODES = {PASSED: 0, INTERRUPTED: 130}

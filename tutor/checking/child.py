@@ -1,38 +1,63 @@
 """The child process that runs one check script against the learner's code.
 
-    python -m tutor.checking.child --day day13 --script checks/day13.py \
-        --source ~/dltutor/day13 --seed 0 --device auto --events-fd 5
+The runner (tutor.runner) starts `python -m tutor.checking.child` with no arguments
+and writes one JSON request on its stdin, then closes it:
 
-Events go to the file descriptor given (see tutor.events); stdout and stderr are
-left to the learner's prints, which the parent captures.
+    {"day": "batch-norm", "script": "checks/batch-norm.py", "source": "~/dltutor/batch-norm",
+     "seed": 0, "device": "auto", "workdir": "/tmp/dltutor-check-…", "max_memory_mib": null,
+     "events_fd": 5, "token": "…"}
+
+The child reads it to the end and puts /dev/null in its place; moves the events pipe to
+a high, close-on-exec descriptor and closes the one it was given; and stamps every
+event with the token (tutor.events.TokenStream). None of it is in argv or the
+environment. stdout and stderr are left to the learner's prints, which the runner
+captures. What this guarantees, and what it does not: docs/threat-model.md.
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
+import json
 import os
 import resource
+import secrets
 import sys
 import tempfile
 import time
 import traceback
 from pathlib import Path
-from typing import TextIO
+from typing import Any
 
 from tutor import events
 
+USAGE = "tutor.checking.child reads its request as JSON on stdin; the check runner (tutor.runner) starts it"
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="tutor.checking.child")
-    parser.add_argument("--day", required=True)
-    parser.add_argument("--script", required=True, type=Path)
-    parser.add_argument("--source", required=True, type=Path)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--events-fd", type=int, required=True)
-    parser.add_argument("--workdir", type=Path, default=None, help="scratch folder for the learner's files")
-    return parser.parse_args(argv)
+
+def read_request() -> dict[str, Any]:
+    """The runner's request, read to the end of stdin; stdin becomes /dev/null."""
+    if sys.stdin is None or sys.stdin.isatty():
+        print(USAGE, file=sys.stderr)
+        raise SystemExit(2)
+    data = sys.stdin.buffer.read()
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    request = json.loads(data)
+    if not isinstance(request, dict) or "events_fd" not in request or "token" not in request:
+        raise SystemExit(USAGE)
+    return request
+
+
+def hide_descriptor(fd: int) -> int:
+    """`fd` moved to a random high number, close-on-exec (learner subprocesses do not get it)."""
+    import fcntl
+
+    try:
+        moved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 100 + secrets.randbelow(900))
+    except OSError:  # a low limit on open files
+        moved = os.dup(fd)
+    os.close(fd)
+    return moved
 
 
 def load_script(path: Path) -> None:
@@ -44,44 +69,88 @@ def load_script(path: Path) -> None:
     spec.loader.exec_module(module)
 
 
-def run_checks(args: argparse.Namespace, stream: TextIO) -> None:
+def data_mib() -> float:
+    """This process's data segment now (VmData), in MiB; 0 where /proc is missing."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmData:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0.0
+
+
+def limit_memory(mib: float) -> str:
+    """Cap the data segment (RLIMIT_DATA: heap and private mappings; not RLIMIT_AS, which
+    breaks CUDA's address-space reservations). Returns an error, or ''."""
+    used = data_mib()
+    if used and used + 64 > mib:
+        return (f"--max-memory {mib:g} MiB is below what the check needs before your code runs "
+                f"(torch and the check use {used:.0f} MiB); give it more")
+    limit = int(mib * 2**20)
+    try:
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+    except (ValueError, OSError) as exc:
+        return f"--max-memory {mib:g} MiB could not be set: {exc}"
+    return ""
+
+
+def peak_mib() -> float:
+    """Peak resident memory of this process and its waited-for children, in MiB."""
+    scale = 2**20 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, kids) / scale
+
+
+def run_checks(request: dict[str, Any], stream: events.TokenStream) -> None:
     from tutor.checking import determinism
     from tutor.checking.context import Context, add_source_to_path
     from tutor.checking.errors import (
         CheckFailed,
         LearnerLoadError,
         describe_exception,
+        import_failure,
         learner_frames,
         not_implemented_location,
+        out_of_memory,
     )
     from tutor.checking.registry import registered
 
     import torch
 
+    seed = int(request.get("seed", 0))
     determinism.configure()
     try:
-        device = determinism.pick_device(args.device)
-    except RuntimeError as exc:
-        events.write(stream, events.ERROR, message=str(exc))
+        device = determinism.pick_device(request.get("device", "auto"))
+    except RuntimeError as exc:  # a device this machine lacks: a usage error, not an attempt
+        events.write(stream, events.ERROR, message=str(exc), reason="device")
         return
     try:
-        load_script(args.script.resolve())
+        load_script(Path(request["script"]).resolve())
     except Exception:
         events.write(stream, events.ERROR, message="the check script itself failed to load:\n" + traceback.format_exc())
         return
     checks = registered()
-    source = args.source.resolve()
+    source = Path(request["source"]).resolve()
     add_source_to_path(source)
-    os.chdir(args.workdir or tempfile.mkdtemp(prefix="dltutor-check-"))
-    ctx = Context(source, args.seed, device, stream)
+    os.chdir(request.get("workdir") or tempfile.mkdtemp(prefix="dltutor-check-"))
+    max_memory = request.get("max_memory_mib")
+    if max_memory:
+        problem = limit_memory(float(max_memory))
+        if problem:
+            events.write(stream, events.ERROR, message=problem, reason="memory")
+            return
+    ctx = Context(source, seed, device, stream)
     events.write(
         stream,
         events.STARTED,
-        day=args.day,
+        day=request.get("day", ""),
         checks=[{"name": c.name, "task": c.task} for c in checks],
         device=str(device),
         device_name=determinism.describe_device(device),
-        seed=args.seed,
+        seed=seed,
         torch=torch.__version__,
     )
     passed = failed = 0
@@ -93,7 +162,7 @@ def run_checks(args: argparse.Namespace, stream: TextIO) -> None:
                          message="skipped: your exercise could not be loaded (see above)", seconds=0.0)
             failed += 1
             continue
-        determinism.seed_everything(args.seed)
+        determinism.seed_everything(seed)
         ctx.reseed(index)
         events.write(stream, events.CHECK_STARTED, name=chk.name, index=index)
         t0 = time.perf_counter()
@@ -110,10 +179,13 @@ def run_checks(args: argparse.Namespace, stream: TextIO) -> None:
                 status, message = events.NOT_IMPLEMENTED, f"not implemented yet: {not_implemented_location(exc, source)}"
             else:
                 status, message = events.FAILED, describe_exception(exc, source)
-        except KeyboardInterrupt:
-            raise
-        except BaseException as exc:  # SystemExit included: learner code must not end the check
+        except BaseException as exc:  # SystemExit and KeyboardInterrupt too: only learner code raises them here
             status, message = events.FAILED, describe_exception(exc, source)
+            if import_failure(exc, source):
+                message = "could not load your exercise: " + message
+                load_error = message
+            if max_memory and out_of_memory(exc):
+                message += f"\n(this check runs with --max-memory {float(max_memory):g} MiB)"
         seconds = time.perf_counter() - t0
         if status == events.PASSED:
             passed += 1
@@ -121,15 +193,24 @@ def run_checks(args: argparse.Namespace, stream: TextIO) -> None:
             failed += 1
         events.write(stream, events.CHECK, name=chk.name, task=chk.task, status=status, message=message,
                      seconds=round(seconds, 4))
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
-    events.write(stream, events.DONE, passed=passed, failed=failed, peak_mib=round(peak_mib, 1))
+    gpu_peak = 0.0
+    if device.type == "cuda":
+        try:
+            gpu_peak = torch.cuda.max_memory_allocated(device) / 2**20
+        except Exception:
+            pass
+    events.write(stream, events.DONE, passed=passed, failed=failed, peak_mib=round(peak_mib(), 1),
+                 gpu_peak_mib=round(gpu_peak, 1))
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
-    stream = os.fdopen(args.events_fd, "w", buffering=1, encoding="utf-8")
+def main() -> None:
+    request = read_request()
+    stream = events.TokenStream(
+        os.fdopen(hide_descriptor(int(request.pop("events_fd"))), "w", buffering=1, encoding="utf-8"),
+        str(request.pop("token")),
+    )
     try:
-        run_checks(args, stream)
+        run_checks(request, stream)
     except BaseException:
         events.write(stream, events.ERROR, message="internal error in the check runner:\n" + traceback.format_exc())
     finally:

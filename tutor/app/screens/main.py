@@ -27,6 +27,7 @@ from tutor.app.watcher import SaveWatcher
 from tutor.app.widgets.check_panel import CheckPanel
 from tutor.app.widgets.course_tree import CourseTree
 from tutor.app.widgets.lesson_view import LessonView
+from tutor.app.widgets.notice_bar import NoticeBar
 from tutor.app.widgets.top_bar import TopBar
 from tutor.app.workers import probe_device, run_check
 from tutor.course import Lesson
@@ -88,6 +89,7 @@ class MainScreen(Screen[None]):
             with Container(id="panes"):
                 yield LessonView(id="lesson")
                 yield CheckPanel(id="check")
+        yield NoticeBar(id="notices")  # notifications in the layout, not toasts over the panes
         yield Footer(compact=True)
 
     def on_mount(self) -> None:

@@ -12,6 +12,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from tutor.app.format import ago, day_mark, duration
+from tutor.render import best_metric
 from tutor.session import Tutor
 
 BAR_WIDTH = 14
@@ -57,8 +58,38 @@ def summary_text(tutor: Tutor, rows: list[dict[str, Any]]) -> Text:
     return text
 
 
+COLUMN_STEP = 12  # cells that ← and → scroll the table sideways
+
+
+class ProgressTable(DataTable):
+    """The rows. ←/→ scroll the columns sideways, Home/End go to the first/last row and the
+    left edge; the screen's scroll follows the cursor (see ProgressScreen)."""
+
+    BINDINGS = [
+        Binding("right", "cursor_right", "Columns", key_display="←→"),
+        Binding("left", "cursor_left", "Columns ←", show=False),
+        Binding("home", "first_row", "Top", show=False),
+        Binding("end", "last_row", "Bottom", show=False),
+    ]
+
+    def action_cursor_right(self) -> None:
+        self.scroll_to(x=min(self.max_scroll_x, self.scroll_x + COLUMN_STEP), animate=False)
+
+    def action_cursor_left(self) -> None:
+        self.scroll_to(x=max(0, self.scroll_x - COLUMN_STEP), animate=False)
+
+    def action_first_row(self) -> None:
+        self.move_cursor(row=0, animate=False)
+        self.scroll_to(x=0, y=0, animate=False)
+        self.screen.query_one("#progress-scroll", VerticalScroll).scroll_home(animate=False)
+
+    def action_last_row(self) -> None:
+        self.move_cursor(row=max(0, self.row_count - 1), animate=False)
+        self.scroll_to(x=0, animate=False)
+
+
 class ProgressScreen(Screen[None]):
-    """Opened with p; Esc or p goes back."""
+    """Opened with p; Esc or p goes back. Opens at the top: the heading and the first weeks."""
 
     BINDINGS = [
         Binding("escape", "close", "Back"),
@@ -66,10 +97,21 @@ class ProgressScreen(Screen[None]):
     ]
 
     def compose(self) -> ComposeResult:
+        self._settled = False
         with VerticalScroll(id="progress-scroll"):
             yield Static(id="progress-summary")
-            yield DataTable(id="progress-table", zebra_stripes=True, cursor_type="row")
+            yield ProgressTable(id="progress-table", zebra_stripes=True, cursor_type="row")
         yield Footer(compact=True)
+
+    def _settle(self) -> None:
+        """After the first layout: back to the top, which focusing the table had scrolled away."""
+        self.query_one("#progress-scroll", VerticalScroll).scroll_home(animate=False)
+        self._settled = True
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """Moving the cursor brings the whole table (at most a screen tall) into view."""
+        if self._settled and event.cursor_row > 0:
+            self.query_one("#progress-scroll", VerticalScroll).scroll_end(animate=False)
 
     def on_mount(self) -> None:
         tutor: Tutor = self.app.tutor  # type: ignore[attr-defined]
@@ -81,7 +123,7 @@ class ProgressScreen(Screen[None]):
                           "hosts")
         for r in rows:
             mark, style = day_mark(r["status"])
-            best = ", ".join(f"{k} {v:.3g}" for k, v in (r["best_metrics"] or {}).items())
+            best = best_metric(r["best_metrics"] or {})
             last = r["last_verdict"] or ""
             p = summary.get(r["lesson"])
             if last and p is not None and p.last:
@@ -92,6 +134,7 @@ class ProgressScreen(Screen[None]):
             # Text, not str: a DataTable reads a str as console markup
             table.add_row(*(c if isinstance(c, Text) else Text(c) for c in cells), key=r["lesson"])
         table.focus()
+        self.call_after_refresh(self._settle)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         """Enter on a row opens that lesson."""

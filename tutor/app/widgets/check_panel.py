@@ -15,6 +15,14 @@ from textual.containers import VerticalScroll
 from textual.widgets import Log, Static
 
 from tutor.app.format import VERDICTS, ago, check_row, duration, marks_table
+from tutor.runner import memory_note
+
+
+def output_gap(dropped: int, lines: int) -> str:
+    """'4.3 MiB (396,512 lines) not kept'."""
+    from tutor.render import byte_size
+
+    return f"{byte_size(dropped)} ({lines:,} lines) not kept"
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 CURVE_EVERY_S = 0.3  # redraw the curve at most this often while points stream in
@@ -35,6 +43,7 @@ class CheckPanel(VerticalScroll):
         self._metrics: dict[str, list[dict[str, Any]]] = {}
         self._current = ""
         self._curves: dict[str, list[float]] = {}
+        self._curve_starts: dict[str, int] = {}
         self._curve_drawn = 0.0
         self._curve_timer = None
         self._started = 0.0
@@ -48,7 +57,7 @@ class CheckPanel(VerticalScroll):
         yield Static(id="check-lines")
         yield Static(id="curve")
         yield Static("Your output", id="output-label")
-        yield Log(id="output", max_lines=2000)
+        yield Log(id="output", max_lines=None)  # at most 64 KiB come: the runner keeps head and tail
 
     def on_mount(self) -> None:
         self._show_output(False)
@@ -92,6 +101,8 @@ class CheckPanel(VerticalScroll):
         self.running = True
         self.day = day
         self._planned, self._results, self._metrics, self._curves = [], {}, {}, {}
+        self._curve_starts = {}
+        self.query_one("#output-label", Static).update("Your output")
         self._current, self._error = "", ""
         self._note = reason
         self._started = time.monotonic()
@@ -131,11 +142,20 @@ class CheckPanel(VerticalScroll):
         elif kind == "curve":
             value = event.get("value")
             if isinstance(value, (int, float)):
-                self._curves.setdefault(event.get("name", "loss"), []).append(float(value))
+                name = event.get("name", "loss")
+                if name not in self._curves and event.get("step"):
+                    self._curve_starts[name] = int(event["step"])
+                self._curves.setdefault(name, []).append(float(value))
                 self._schedule_curve()
         elif kind == "output":
             self._show_output(True)
-            self.query_one("#output", Log).write(event.get("text", ""))
+            log = self.query_one("#output", Log)
+            if event.get("tail"):  # the end of a long output; what came between was not kept
+                gap = output_gap(int(event.get("dropped", 0)), int(event.get("dropped_lines", 0)))
+                log.write(f"\n… {gap} …\n")
+                self.query_one("#output-label", Static).update(
+                    f"Your output: its first and last 32 KiB ({gap} between them)")
+            log.write(event.get("text", ""))
         elif kind == "error":
             self._error = event.get("message", "")
         elif kind == "finished":
@@ -162,6 +182,10 @@ class CheckPanel(VerticalScroll):
         if pending:
             banner.append(f" · {pending} not implemented yet")
         banner.append(f" · {duration(float(result.get('duration') or 0.0))}", style="dim")
+        memory = memory_note(float(result.get("peak_mib") or 0.0), float(result.get("gpu_peak_mib") or 0.0),
+                             result.get("max_memory_mib"))
+        if memory:
+            banner.append(f" · {memory}", style="dim")
         message = result.get("message") or ""
         if verdict != "passed" and message and not message.endswith("checks passed"):
             banner.append("\n" + message.strip().splitlines()[0])  # the whole text is in the lines below
@@ -240,7 +264,8 @@ class CheckPanel(VerticalScroll):
 
         width = max(30, self.scrollable_content_region.width - 1)
         height = max(8, min(14, self.app.size.height // 2 - 2))
-        chart = render_curves(curves, width=width, height=height, color=not self.app.no_color)
+        chart = render_curves(curves, width=width, height=height, color=not self.app.no_color,
+                              starts=self._curve_starts)
         widget.update(Text.from_ansi(chart))
         widget.display = True
         self._curve_drawn = time.monotonic()
