@@ -206,7 +206,7 @@ async def test_cancel_stops_the_process_group_and_records_interrupted(tutor: Tut
         run = screen.run
         assert run is not None
         panel = screen.query_one(CheckPanel)
-        await until(pilot, lambda: "add() adds two numbers" in panel._results, "the first check")
+        await until(pilot, lambda: any(o.name == "add() adds two numbers" for o in panel.state.outcomes), "the first check")
         await pilot.press(key)
         await until(pilot, lambda: screen.run is None, "the cancelled run to end", 20)
         assert "CANCELLED" in verdict(app)
@@ -328,7 +328,7 @@ async def test_help_lists_every_key(tutor: Tutor) -> None:
         assert isinstance(app.screen, HelpScreen)
         documented = " ".join(k for k, _ in KEYS).lower()
         for binding in [*MainScreen.BINDINGS, *DltutorApp.BINDINGS]:
-            key = {"question_mark": "?", "escape": "esc"}.get(binding.key, binding.key)
+            key = {"question_mark": "?", "escape": "esc", "ctrl+c": "ctrl-c"}.get(binding.key, binding.key)
             assert key in documented, f"{binding.key} is not in the help"
         await pilot.press("escape")
         assert isinstance(app.screen, MainScreen)

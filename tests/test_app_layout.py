@@ -90,7 +90,7 @@ async def test_cancelled_run_names_the_check_that_was_running(home: Path) -> Non
         await pilot.pause()
         await pilot.press("c")
         panel = app.main.query_one(CheckPanel)
-        await until(pilot, lambda: "add() adds two numbers" in panel._results, "the first check")
+        await until(pilot, lambda: any(o.name == "add() adds two numbers" for o in panel.state.outcomes), "the first check")
         await pilot.press("x")
         await until(pilot, lambda: app.main.run is None and not panel.running, "the cancelled run to end", 30)
         banner = plain(app.main.query_one("#verdict").content)
@@ -112,3 +112,16 @@ async def test_long_output_panel_says_what_was_not_kept(home: Path) -> None:
         assert "first and last 32 KiB" in label and "400,000 lines" in label
         log = "\n".join(str(line) for line in app.main.query_one("#output", Log).lines)
         assert log.index("first line") < log.index("not kept") < log.index("last line")
+
+
+def test_readme_key_list_is_the_key_table():
+    """The README's TUI keys are drawn from tutor/app/keys.py, the table the bindings come from."""
+    from pathlib import Path
+
+    from tutor.app.keys import ACTIONS, readme_sentence
+    from tutor.app.screens.main import MainScreen
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert readme_sentence() in " ".join(readme.split())
+    bound = {b.key for b in MainScreen.BINDINGS}
+    assert {k for a in ACTIONS if a.scope == "main" for k in a.keys} == bound

@@ -19,11 +19,9 @@ from tutor.tracks import Outline
 if TYPE_CHECKING:
     from tutor.schedule import Schedule
 from tutor.lesson_text import lesson_markdown
-from tutor.marks import CHECK_MARKS, LESSON_MARKS
+from tutor.present import CHECK_MARKS, LESSON_MARKS, metric_text, verdict
+from tutor.present import best_metric as present_best_metric
 from tutor.runner import RunResult, memory_note
-
-VERDICT_STYLE = {"passed": "bold green", "interrupted": "bold yellow"}
-
 
 def show_lesson(console: Console, lesson: Lesson, position: str = "", render=lambda text: text) -> None:
     console.print(Markdown(lesson_markdown(lesson, position=position, render=render)))
@@ -41,17 +39,12 @@ def check_line(event: dict[str, Any]) -> Text:
 
 
 def metric_line(event: dict[str, Any]) -> Text:
-    threshold = event.get("threshold")
-    text = Text(f"  {event['name']}: {event['value']:.4g}", style="cyan")
-    if threshold is not None:
-        side = "≥" if event.get("higher_is_better", True) else "≤"
-        text.append(f" (needed {side} {threshold:.4g})", style="dim")
-    return text
+    return Text(f"  {metric_text(event)}", style="cyan")
 
 
 def verdict_panel(result: RunResult, day_title: str) -> Panel:
-    style = VERDICT_STYLE.get(result.verdict, "bold red")
-    head = Text(f"{result.verdict.upper()}", style=style)
+    word, mark, style, _ = verdict(result.verdict)
+    head = Text(f"{mark} {word}", style=style)
     head.append(f"  {result.day} {day_title}: {result.message}")
     head.append(f"\n{result.device_name or result.device or 'device unknown'} · {result.duration:.1f} s", style="dim")
     memory = memory_note(result.peak_mib, result.gpu_peak_mib, result.max_memory_mib)
@@ -122,24 +115,12 @@ def course_table(outline: Outline, statuses: dict[str, str], current: str | None
     return Group(*blocks)
 
 
-ABBREVIATIONS = {"accuracy": "acc.", "validation": "val.", "training": "train", "fraction": "frac.",
-                 "without": "w/o", "distance": "dist.", "the": "", "(1-based)": ""}
-
-
-def abbreviate(name: str) -> str:
-    """A metric's name in fewer letters: 'accuracy on the blobs' -> 'acc. on blobs'."""
-    words = [ABBREVIATIONS.get(w.lower(), w) for w in name.split()]
-    return " ".join(w for w in words if w)
-
-
 def best_metric(metrics: dict[str, float]) -> Text:
     """The lesson's first best metric, the value first: '0.953 acc. on test'."""
-    if not metrics:
-        return Text("")
-    name, value = next(iter(metrics.items()))
-    shown = f"{value:.3g}" if isinstance(value, (int, float)) else str(value)
-    text = Text(shown, style="bold")
-    text.append(f" {abbreviate(name)}")
+    value, name = present_best_metric(metrics)
+    text = Text(value, style="bold")
+    if name:
+        text.append(f" {name}")
     return text
 
 

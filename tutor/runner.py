@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from tutor import events
+from tutor.run_state import RunState
 from tutor.proctree import RUN_TAG, ProcessTracker
 
 OUTPUT_HEAD = 32 * 1024  # bytes of learner output kept from the start...
@@ -143,6 +144,7 @@ class CheckRun:
         self._proc: subprocess.Popen[bytes] | None = None
         self._tracker: ProcessTracker | None = None
         self._cancelled = threading.Event()
+        self.state = RunState()
         self._token = secrets.token_hex(16)
         self._tag = secrets.token_hex(8)
         self._done = False
@@ -317,39 +319,18 @@ class CheckRun:
         return self.result
 
     def _apply(self, event: dict[str, Any]) -> None:
-        r = self.result
-        kind = event["event"]
-        if kind == events.STARTED:
-            self._started_seen = True
-            r.device = event.get("device", "")
-            r.device_name = event.get("device_name", "")
-            r.planned = [c["name"] for c in event.get("checks", [])]
-        elif kind == events.CHECK_STARTED:
-            self._current = str(event.get("name", ""))
-        elif kind == events.CHECK:
-            self._current = ""
-            r.checks.append(CheckResult(event["name"], event["status"], event.get("message", ""),
-                                        event.get("task"), float(event.get("seconds", 0.0))))
-        elif kind == events.METRIC:
-            r.metrics.append({k: v for k, v in event.items() if k != "event"})
-        elif kind == events.CURVE:
-            if event["name"] not in r.curves and event.get("step"):
-                r.curve_starts[event["name"]] = int(event["step"])
-            r.curves.setdefault(event["name"], []).append(event["value"])
-        elif kind == events.OUTPUT:
-            if event.get("tail"):
-                r.output_tail = event["text"]
-                r.output_dropped = int(event.get("dropped", 0))
-                r.output_dropped_lines = int(event.get("dropped_lines", 0))
-            else:
-                r.output += event["text"]
-        elif kind == events.ERROR:
-            r.message = event.get("message", "")
-            r.reason = str(event.get("reason", ""))
-        elif kind == events.DONE:
-            self._done = True
-            r.peak_mib = float(event.get("peak_mib") or 0.0)
-            r.gpu_peak_mib = float(event.get("gpu_peak_mib") or 0.0)
+        """Fold the event into the run's state (tutor.run_state, the one reducer) and mirror it in the result."""
+        state, r = self.state, self.result
+        state.apply(event)
+        self._started_seen, self._current, self._done = state.started_seen, state.current, state.done
+        r.device, r.device_name, r.planned = state.device, state.device_name, [n for n, _ in state.planned]
+        r.checks = [CheckResult(o.name, o.status, o.message, o.task, o.seconds) for o in state.outcomes]
+        r.metrics, r.curves, r.curve_starts = state.metrics, state.curves, state.curve_starts
+        r.output, r.output_tail = state.output, state.output_tail
+        r.output_dropped, r.output_dropped_lines = state.output_dropped, state.output_dropped_lines
+        if state.error:
+            r.message, r.reason = state.error, state.reason
+        r.peak_mib, r.gpu_peak_mib = state.peak_mib, state.gpu_peak_mib
 
     def _finish(self, timed_out: bool) -> None:
         r = self.result

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from textual.app import App
-from textual.binding import Binding
 
 from tutor.app.commands import DayCommands
+from tutor.app.keys import bindings
 from tutor.app.screens.main import MainScreen
 from tutor.session import Tutor
 
@@ -32,12 +32,7 @@ class DltutorApp(App[int]):
     CSS_PATH = "tutor.tcss"
     TITLE = "dltutor"
     COMMANDS = App.COMMANDS | {DayCommands}
-    BINDINGS = [
-        Binding("p", "progress", "Progress"),
-        Binding("question_mark", "help", "Help", key_display="?"),
-        Binding("q", "quit", "Quit"),
-        Binding("ctrl+c", "interrupt", "Cancel check", show=False, priority=True),
-    ]
+    BINDINGS = bindings("app")  # from the one key table, tutor/app/keys.py
 
     def __init__(self, tutor: Tutor | None = None, day: str | None = None, device: str = "auto",
                  edit_cmd: str | None = None, workspace: Path | None = None,

@@ -16,6 +16,7 @@ from typing import Iterator
 from textual.app import App, SuspendNotSupported
 
 from tutor.app.dialogs.message import MessageDialog
+from tutor.app.keys import key
 from tutor.editor import NoEditor, find_editor
 
 
@@ -34,7 +35,7 @@ def edit_file(app: App, path: Path, edit_cmd: str | None) -> bool:
         except OSError as exc:
             app.push_screen(MessageDialog("The editor did not start", f"{' '.join(argv)}: {exc}"))
             return False
-        app.notify(f"Opened in {Path(argv[0]).name}: {path}\nc checks it; w re-checks on every save.",
+        app.notify(f"Opened in {Path(argv[0]).name}: {path}\n{key('check')} checks it; {key('watch')} re-checks on every save.",
                    timeout=8)
         return False
     try:
@@ -44,7 +45,7 @@ def edit_file(app: App, path: Path, edit_cmd: str | None) -> bool:
         app.push_screen(MessageDialog(
             "Cannot open a terminal editor here",
             f"This terminal cannot hand itself to {argv[0]}. Edit the file elsewhere:\n{path}\n\n"
-            "Then press c to check (or w to re-check on every save)."))
+            f"Then press {key('check')} to check (or {key('watch')} to re-check on every save)."))
         return False
     except OSError as exc:
         app.push_screen(MessageDialog("The editor did not start", f"{' '.join(argv)}: {exc}"))

@@ -1,6 +1,6 @@
-"""Text helpers shared by the TUI's widgets: status marks, durations, check lines.
+"""Text helpers shared by the TUI's widgets: marks tables, check lines, paths, "ago".
 
-The marks themselves live in tutor/marks.py, shared with the CLI.
+Marks, verdict words, durations and metric text live in tutor/present.py, shared with the CLI.
 """
 
 from __future__ import annotations
@@ -13,33 +13,10 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from tutor.marks import CHECK_MARKS, LESSON_MARKS
-
-# Verdict of a whole run (tutor.runner) -> (banner word, mark, css class).
-VERDICTS = {
-    "passed": ("PASSED", "✓", "-passed"),
-    "failed": ("FAILED", "✗", "-failed"),
-    "timeout": ("TIMED OUT", "✗", "-failed"),
-    "crashed": ("CRASHED", "✗", "-failed"),
-    "error": ("ERROR", "✗", "-failed"),
-    "interrupted": ("CANCELLED", "■", "-cancelled"),
-}
-
+from tutor.present import CHECK_MARKS, LESSON_MARKS
 
 def day_mark(status: str) -> tuple[str, str]:
     return LESSON_MARKS.get(status, ("?", ""))
-
-
-def duration(seconds: float) -> str:
-    """3.2 s, 42 s, 5 min, 1 h 05 min."""
-    if seconds < 10:
-        return f"{seconds:.1f} s"
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    minutes = int(seconds // 60)
-    if minutes < 60:
-        return f"{minutes} min"
-    return f"{minutes // 60} h {minutes % 60:02d} min"
 
 
 def ago(stamp: float | None, now: float | None = None) -> str:

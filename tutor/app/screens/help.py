@@ -9,27 +9,11 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-KEYS: list[tuple[str, str]] = [
-    ("c", "check the exercise: named checks appear live with ✓/✗, then a verdict"),
-    ("x / Esc / ctrl+c", "cancel a running check (its whole process group is stopped)"),
-    ("e", "edit the exercise file in $VISUAL / $EDITOR (--edit-cmd overrides)"),
-    ("w", "watch: re-run the check whenever you save the file (polling)"),
-    ("h", "the next hint (hints are recorded in your progress)"),
-    ("s", "the reference solution (asks first until you have passed)"),
-    ("r", "reset the exercise to the starter (your files are backed up first)"),
-    ("n", "go to the next day to do (the first one not passed)"),
-    ("v", "switch between the lesson and the check pane (stacked when tall)"),
-    ("t", "hide or show the course tree"),
-    ("Enter", "in the tree: open the day (or fold a week)"),
-    ("↑ ↓ PgUp PgDn", "move in the tree, scroll the lesson or check pane"),
-    ("Tab / Shift+Tab", "move between tree, lesson and check pane"),
-    ("p", "progress: weeks, passed days, attempts, streak, time, best metrics"),
-    ("ctrl+p", "command palette: type a day or words (\"batch norm\") to jump there"),
-    ("?", "this help"),
-    ("q", "quit (a running check is cancelled)"),
-]
+from tutor.app.keys import help_rows
 
-MARKS = "Marks: ✓ passed   ✗ failing   · not started   – not written yet"
+KEYS = help_rows()  # from the one key table, tutor/app/keys.py
+
+MARKS = "Marks: ✓ passed   ✗ failing   · not started   – not written yet   ○ reading   ! broken"
 
 
 class HelpScreen(ModalScreen[None]):

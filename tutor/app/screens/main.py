@@ -13,7 +13,6 @@ from functools import partial
 from pathlib import Path
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Container, Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Tree
@@ -22,6 +21,7 @@ from tutor.app.dialogs.confirm import ConfirmDialog
 from tutor.app.dialogs.message import MessageDialog
 from tutor.app.editing import edit_file
 from tutor.app.format import short_path, task_marks
+from tutor.app.keys import bindings, key
 from tutor.app.messages import CheckEvent, CheckRecorded, DeviceProbed
 from tutor.app.watcher import SaveWatcher
 from tutor.app.widgets.check_panel import CheckPanel
@@ -47,19 +47,7 @@ class MainScreen(Screen[None]):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
 
-    BINDINGS = [
-        Binding("c", "check", "Check"),
-        Binding("x", "cancel", "Cancel"),
-        Binding("escape", "cancel", "Cancel", show=False),
-        Binding("e", "edit", "Edit"),
-        Binding("w", "watch", "Watch"),
-        Binding("h", "hint", "Hint"),
-        Binding("s", "solution", "Solution", show=False),
-        Binding("r", "reset", "Reset", show=False),
-        Binding("n", "next_day", "Next day", show=False),
-        Binding("v", "switch_view", "View"),
-        Binding("t", "toggle_tree", "Tree", show=False),
-    ]
+    BINDINGS = bindings("main")  # from the one key table, tutor/app/keys.py
 
     def __init__(self, day: str | None = None) -> None:
         super().__init__()
@@ -320,12 +308,12 @@ class MainScreen(Screen[None]):
         path = self.tutor.exercise_path(lesson)
         if not path.exists():
             self.app.push_screen(MessageDialog("The exercise file is missing",
-                                               f"{path} is not there. Press r to restore the starter."))
+                                               f"{path} is not there. Press {key('reset')} to restore the starter."))
             return
         if edit_file(self.app, path, self.app.edit_cmd):  # type: ignore[attr-defined]
             self.refresh_day()
             if not self.watching:
-                self.notify("Back from the editor: c checks your file.")
+                self.notify(f"Back from the editor: {key('check')} checks your file.")
 
     # -- hints, solution, reset -------------------------------------------------------
     def action_hint(self) -> None:
@@ -344,7 +332,7 @@ class MainScreen(Screen[None]):
         if hint is None:
             self.app.push_screen(MessageDialog(
                 "No more hints", f"You have seen all {total} hints for {lesson.id}; they are listed under "
-                "the exercise in the lesson pane. s shows the reference solution."))
+                f"the exercise in the lesson pane. {key('solution')} shows the reference solution."))
             return
         task = lesson.exercise.task(hint.task)
         self.app.push_screen(MessageDialog(

@@ -11,7 +11,8 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from tutor.app.format import ago, day_mark, duration
+from tutor.app.format import ago, day_mark
+from tutor.present import duration
 from tutor.render import best_metric
 from tutor.session import Tutor
 

@@ -14,8 +14,12 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Log, Static
 
-from tutor.app.format import VERDICTS, ago, check_row, duration, marks_table
-from tutor.runner import memory_note
+from tutor.app.keys import BY_ACTION, key
+from tutor.app.format import ago, check_row, marks_table
+from tutor.present import duration, metric_text, verdict
+from tutor import events
+from tutor.run_state import RunState
+from tutor.runner import FAILED, PASSED, memory_note
 
 
 def output_gap(dropped: int, lines: int) -> str:
@@ -38,18 +42,12 @@ class CheckPanel(VerticalScroll):
         self.running = False
         self.day = ""
         self.device_name = ""
-        self._planned: list[str] = []
-        self._results: dict[str, tuple[str, str]] = {}
-        self._metrics: dict[str, list[dict[str, Any]]] = {}
-        self._current = ""
-        self._curves: dict[str, list[float]] = {}
-        self._curve_starts: dict[str, int] = {}
+        self.state = RunState()  # the one reducer of the event stream (tutor.run_state)
         self._curve_drawn = 0.0
         self._curve_timer = None
         self._started = 0.0
         self._tick = 0
         self._ticker = None
-        self._error = ""
         self._note = ""
 
     def compose(self) -> ComposeResult:
@@ -69,7 +67,7 @@ class CheckPanel(VerticalScroll):
         if self.running:
             return
         self.day = day
-        self._curves = {}
+        self.state = RunState()
         self.query_one("#curve").display = False
         self._show_output(False)
         self.query_one("#output", Log).clear()
@@ -80,15 +78,15 @@ class CheckPanel(VerticalScroll):
             return
         if attempt is None:
             self._banner("-idle", Text.assemble(("Not checked yet. ", "bold"),
-                                                "Press c to run the check; w re-runs it on every save."))
+                                                f"Press {key('check')} to run the check; {key('watch')} re-runs it on every save."))
             lines.update("")
             return
-        word, mark, css = VERDICTS.get(attempt["verdict"], ("?", "?", "-failed"))
+        word, mark, _, css = verdict(attempt["verdict"])
         banner = Text.assemble((f"{mark} {word}", "bold"), f" · last check {ago(attempt['ended'])}",
                                f" · {attempt['passed']} of {attempt['total']} passed")
         if attempt.get("device"):
             banner.append(f" · {attempt['device']}", style="dim")
-        banner.append("\nc checks again", style="dim")
+        banner.append(f"\n{key('check')} checks again", style="dim")
         self._banner(css, banner)
         table = marks_table()
         for chk in attempt.get("checks", []):
@@ -100,10 +98,8 @@ class CheckPanel(VerticalScroll):
         """Clear and show 'running' for a new run of `day`."""
         self.running = True
         self.day = day
-        self._planned, self._results, self._metrics, self._curves = [], {}, {}, {}
-        self._curve_starts = {}
+        self.state = RunState()
         self.query_one("#output-label", Static).update("Your output")
-        self._current, self._error = "", ""
         self._note = reason
         self._started = time.monotonic()
         self.query_one("#check-lines", Static).update(Text("starting the check process…", style="dim"))
@@ -118,48 +114,25 @@ class CheckPanel(VerticalScroll):
         self.scroll_home(animate=False)
 
     def apply(self, event: dict[str, Any]) -> None:
-        """One event from the run."""
+        """One event from the run: fold it into the state, then redraw what it changed."""
+        self.state.apply(event)
         kind = event.get("event")
-        if kind == "started":
-            self._planned = [c["name"] for c in event.get("checks", [])]
-            self.device_name = event.get("device_name") or self.device_name
+        if kind in (events.STARTED, events.CHECK_STARTED, events.CHECK, events.METRIC, events.ERROR):
+            self.device_name = self.state.device_name or self.device_name
             self._draw_lines()
-        elif kind == "check_started":
-            self._current = event.get("name", "")
-            if self._current and self._current not in self._planned:
-                self._planned.append(self._current)
-            self._draw_lines()
-        elif kind == "check":
-            name = event["name"]
-            if name not in self._planned:
-                self._planned.append(name)
-            self._results[name] = (event.get("status", "failed"), event.get("message") or "")
-            self._current = ""
-            self._draw_lines()
-        elif kind == "metric":
-            self._metrics.setdefault(event.get("check", ""), []).append(event)
-            self._draw_lines()
-        elif kind == "curve":
-            value = event.get("value")
-            if isinstance(value, (int, float)):
-                name = event.get("name", "loss")
-                if name not in self._curves and event.get("step"):
-                    self._curve_starts[name] = int(event["step"])
-                self._curves.setdefault(name, []).append(float(value))
-                self._schedule_curve()
-        elif kind == "output":
+        elif kind == events.CURVE:
+            self._schedule_curve()
+        elif kind == events.OUTPUT:
             self._show_output(True)
             log = self.query_one("#output", Log)
             if event.get("tail"):  # the end of a long output; what came between was not kept
-                gap = output_gap(int(event.get("dropped", 0)), int(event.get("dropped_lines", 0)))
+                gap = output_gap(self.state.output_dropped, self.state.output_dropped_lines)
                 log.write(f"\n… {gap} …\n")
                 self.query_one("#output-label", Static).update(
                     f"Your output: its first and last 32 KiB ({gap} between them)")
             log.write(event.get("text", ""))
-        elif kind == "error":
-            self._error = event.get("message", "")
-        elif kind == "finished":
-            self.finish(event.get("result", {}))
+        elif kind == events.FINISHED:
+            self.finish(self.state.final or {})
         self._draw_running()
 
     def finish(self, result: dict[str, Any]) -> None:
@@ -167,11 +140,11 @@ class CheckPanel(VerticalScroll):
         self.running = False
         if self._ticker is not None:
             self._ticker.pause()
-        self._current = ""
+        self.state.current = ""
         self._draw_lines()
         self._draw_curve()
-        verdict = result.get("verdict", "error")
-        word, mark, css = VERDICTS.get(verdict, ("?", "?", "-failed"))
+        outcome = result.get("verdict", "error")
+        word, mark, _, css = verdict(outcome)
         checks = result.get("checks", [])
         passed = sum(c.get("status") == "passed" for c in checks)
         total = result.get("total") or len(checks)
@@ -187,10 +160,11 @@ class CheckPanel(VerticalScroll):
         if memory:
             banner.append(f" · {memory}", style="dim")
         message = result.get("message") or ""
-        if verdict != "passed" and message and not message.endswith("checks passed"):
+        if outcome not in (PASSED, FAILED) and message:  # a failed run's message only counts the checks
             banner.append("\n" + message.strip().splitlines()[0])  # the whole text is in the lines below
-        if verdict == "passed":
-            banner.append("\nWell done. s shows the reference solution; n goes to the next day.", style="dim")
+        if outcome == PASSED:
+            banner.append(f"\nWell done. {key('solution')} shows the reference solution; {key('next_day')} goes to the next "
+                          "lesson.", style="dim")
         self._banner(css, banner)
 
     def fail_to_run(self, message: str) -> None:
@@ -211,8 +185,7 @@ class CheckPanel(VerticalScroll):
         if not self.running:
             return
         self._tick += 1
-        done = len(self._results)
-        total = len(self._planned)
+        done, total = self.state.counts()
         text = Text()
         text.append(f"{SPINNER[self._tick % len(SPINNER)]} RUNNING", style="bold")
         text.append(f" {self.day}")
@@ -221,29 +194,16 @@ class CheckPanel(VerticalScroll):
         text.append(f" · {duration(time.monotonic() - self._started)}", style="dim")
         if self.device_name:
             text.append(f" · {self.device_name}", style="dim")
-        text.append("\nx, Esc or Ctrl-C cancels" + (f" · {self._note}" if self._note else ""), style="dim")
+        text.append(f"\n{BY_ACTION['cancel'].shown} or Ctrl-C cancels" + (f" · {self._note}" if self._note else ""), style="dim")
         self._banner("-running", text)
 
     def _draw_lines(self) -> None:
         table = marks_table()
-        for name in self._planned:
-            if name in self._results:
-                status, message = self._results[name]
-            elif name == self._current:
-                status, message = "running", ""
-            else:
-                status, message = "pending", ""
-            extra = Text(style="cyan")
-            for m in self._metrics.get(name, []):
-                threshold = m.get("threshold")
-                cmp = "≥" if m.get("higher_is_better", True) else "≤"
-                needs = f" (needs {cmp} {threshold:.4g})" if isinstance(threshold, (int, float)) else ""
-                value = m.get("value")
-                shown = f"{value:.4g}" if isinstance(value, (int, float)) else str(value)
-                extra.append(("\n" if extra else "") + f"{m.get('name')} = {shown}{needs}")
-            check_row(table, name, status, message, extra or None)
-        if self._error:
-            table.add_row(Text("✗", style="bold red"), Text(self._error, style="red"))
+        for row in self.state.rows():
+            extra = Text("\n".join(metric_text(m) for m in row.metrics), style="cyan")
+            check_row(table, row.name, row.status, row.message, extra or None)
+        if self.state.error:
+            table.add_row(Text("✗", style="bold red"), Text(self.state.error, style="red"))
         self.query_one("#check-lines", Static).update(table)
 
     def _schedule_curve(self) -> None:
@@ -256,7 +216,7 @@ class CheckPanel(VerticalScroll):
         if self._curve_timer is not None:
             self._curve_timer.stop()
             self._curve_timer = None
-        curves = {k: v for k, v in self._curves.items() if len(v) >= 2}
+        curves = {k: v for k, v in self.state.curves.items() if len(v) >= 2}
         widget = self.query_one("#curve", Static)
         if not curves:
             return
@@ -265,7 +225,7 @@ class CheckPanel(VerticalScroll):
         width = max(30, self.scrollable_content_region.width - 1)
         height = max(8, min(14, self.app.size.height // 2 - 2))
         chart = render_curves(curves, width=width, height=height, color=not self.app.no_color,
-                              starts=self._curve_starts)
+                              starts=self.state.curve_starts)
         widget.update(Text.from_ansi(chart))
         widget.display = True
         self._curve_drawn = time.monotonic()
@@ -276,4 +236,4 @@ class CheckPanel(VerticalScroll):
 
     @property
     def curves(self) -> dict[str, list[float]]:
-        return self._curves
+        return self.state.curves

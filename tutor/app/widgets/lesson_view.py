@@ -11,8 +11,9 @@ from textual.widgets import Static
 
 from rich.console import Group
 
+from tutor.app.keys import key
 from tutor.app.format import bullets, day_mark, marks_table, short_path
-from tutor.marks import LESSON_MARKS
+from tutor.present import LESSON_MARKS
 from tutor.course import Lesson
 from tutor.tracks import Entry
 from tutor.lesson_text import lesson_markdown
@@ -93,7 +94,8 @@ class LessonView(VerticalScroll):
         head = Text()
         head.append("Exercise ", style="bold")
         head.append(short_path(exercise) if exercise else ", ".join(lesson.exercise.files), style="underline")
-        head.append("\ne edit · c check · w watch · h hint", style="dim")
+        head.append("\n" + " · ".join(f"{key(a)} {a.replace('_', ' ')}" for a in ("edit", "check", "watch", "hint")),
+                    style="dim")
         tasks = marks_table()
         for task in lesson.exercise.tasks:
             mark, style = TASK_MARKS.get(marks.get(task.id, ""), ("·", "dim"))
