@@ -30,3 +30,21 @@ def test_cli_help_runs_without_torch():
 def test_app_imports_no_torch():
     modules = loaded_after("import tutor.app")
     assert "torch" not in modules
+
+
+def test_fronts_do_not_reach_through_the_tutor():
+    """The CLI and the TUI ask Tutor; they never use tutor.store, tutor.workspace or tutor.course."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / "tutor"
+    fronts = [*root.glob("cli*.py"), *(root / "app").rglob("*.py")]
+    found = []
+    for path in fronts:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and node.attr in {"store", "workspace", "course"}:
+                owner = node.value
+                name = owner.attr if isinstance(owner, ast.Attribute) else getattr(owner, "id", "")
+                if name == "tutor":
+                    found.append(f"{path.relative_to(root.parent)}:{node.lineno} .{node.attr}")
+    assert found == [], found

@@ -82,7 +82,7 @@ def open_tutor(workspace: Optional[Path], track: Optional[str] = None):
         err.print(f"[red]cannot open your workspace:[/] {escape(str(exc))}")
         raise typer.Exit(1)
     if tutor.first_use:
-        err.print(f"[dim]set up your workspace in {tutor.workspace.root} ({len(tutor.copied)} exercise files)[/]")
+        err.print(f"[dim]set up your workspace in {tutor.root} ({len(tutor.copied)} exercise files)[/]")
     for notice in tutor.notices:
         err.print(f"[yellow]note:[/] {escape(notice)}")
     return tutor
@@ -118,7 +118,7 @@ def list_lessons(workspace: WorkspaceOpt = None, track: TrackOpt = None, as_json
     out.print(course_table(tutor.outline, statuses, nxt.id if nxt else None))
     for line in schedule_lines(tutor.schedule()):
         out.print(line)
-    for slug, problem in tutor.course.broken.items():
+    for slug, problem in tutor.broken_lessons().items():
         err.print(f"[red]broken lesson {slug}:[/] {escape(problem)}")
 
 
@@ -184,7 +184,7 @@ def check(
     found = resolve_lesson(tutor, lesson)
     run = tutor.check_run(found, seed=seed, device=device, timeout=timeout, max_memory_mib=max_memory)
     if not as_json:
-        err.print(f"[dim]checking {found.id} {found.title}: {tutor.workspace.lesson_dir(found)}[/]")
+        err.print(f"[dim]checking {found.id} {found.title}: {tutor.lesson_dir(found)}[/]")
     try:
         for event in run.events():
             if as_json:
@@ -298,7 +298,7 @@ def reset(lesson: LessonArg, workspace: WorkspaceOpt = None, track: TrackOpt = N
         if not sys.stdin.isatty():
             err.print("reset needs confirmation: run it in a terminal, or pass --yes")
             raise typer.Exit(1)
-        if not typer.confirm(f"Restore the starter of {found.id} in {tutor.workspace.lesson_dir(found)}?"):
+        if not typer.confirm(f"Restore the starter of {found.id} in {tutor.lesson_dir(found)}?"):
             err.print("nothing changed")
             raise typer.Exit(1)
     backup = tutor.reset(found)
@@ -383,13 +383,14 @@ def verify(lessons: Annotated[Optional[list[str]], typer.Argument(help="lessons 
         mark = "[green]✓[/]" if report.ok else "[red]✗[/]"
         err.print(f"[{len(reports)}/{len(chosen)}] {mark} {report.day} ({report.elapsed:.1f} s)")
     table = Table("lesson", "starter", "solution seeds", "mutants caught/named", "seconds", box=None)
+    table.columns[0].no_wrap = True
     for lesson in chosen:
         r = reports[lesson.id]
         passed = sum(v == "passed" for v in r.solutions)
         slowest = max(r.seconds, default=0.0)
         table.add_row(f"{'[green]✓[/]' if r.ok else '[red]✗[/]'} {lesson.id}", r.starter,
-                      f"{passed}/{len(r.solutions)} (≤ {slowest:.1f} s of {lesson.check.timeout:g} s)",
-                      f"{r.caught}/{r.named} of {r.mutants_total}", f"{r.elapsed:.1f}")
+                      f"{passed}/{len(r.solutions)} ≤{slowest:.0f}/{lesson.check.timeout:g} s",
+                      f"{r.caught}/{r.named} of {r.mutants_total}", f"{r.elapsed:.0f}")
     out.print(table)
     for lesson in chosen:
         for problem in reports[lesson.id].problems:

@@ -27,19 +27,17 @@ def progress(ctx: typer.Context, workspace: WorkspaceOpt = None, track: TrackOpt
     tutor = open_tutor(workspace, track)
     rows = tutor.progress_rows(host)
     if as_json:
-        print_json({"track": tutor.outline.name, "lessons": rows, "streak": tutor.store.streak()})
+        print_json({"track": tutor.outline.name, "lessons": rows, "streak": tutor.streak()})
         return
-    out.print(progress_table(rows, tutor.store.streak()))
+    out.print(progress_table(rows, tutor.streak()))
 
 
 @progress_app.command("export")
 def export(workspace: WorkspaceOpt = None,
            out_file: Annotated[Optional[Path], typer.Option("--out", help="write to this file (default: stdout)")] = None) -> None:
     """Every attempt and hint as versioned JSON lines (for `progress import` on another machine)."""
-    from tutor.sync import local_export
-
     tutor = open_tutor(workspace)
-    lines = local_export(tutor.store)
+    lines = tutor.export_lines()
     if out_file is None:
         sys.stdout.write("".join(lines))
         return
@@ -71,7 +69,7 @@ def import_(source: Annotated[str, typer.Argument(help="an export file, or - for
         raise typer.Exit(1)
     tutor = open_tutor(workspace)
     try:
-        attempts, hints = tutor.store.import_records(data.attempts, data.hints, dry_run=dry_run)
+        attempts, hints = tutor.import_records(data.attempts, data.hints, dry_run=dry_run)
     except StoreError as exc:
         err.print(f"[red]nothing imported:[/] {escape(str(exc))}")
         raise typer.Exit(1)
@@ -91,7 +89,6 @@ def sync(target: Annotated[str, typer.Argument(help="[user@]host or [user@]host:
     """Merge your progress with another machine over SSH, both ways (or --pull / --push)."""
     from tutor.progress import StoreError
     from tutor.sync import Remote, SyncError
-    from tutor.sync import sync as run_sync
 
     if pull_only and push_only:
         err.print("[red]error:[/] --pull and --push together are a plain sync; give one or neither")
@@ -100,7 +97,7 @@ def sync(target: Annotated[str, typer.Argument(help="[user@]host or [user@]host:
     try:
         remote = Remote(target, remote_cmd, ssh_cmd)
         with err.status(f"syncing with {target}…") as status:
-            result = run_sync(tutor.store, remote, pull=not push_only, push=not pull_only,
+            result = tutor.sync(remote, pull=not push_only, push=not pull_only,
                               say=lambda text: status.update(text))
     except (SyncError, StoreError) as exc:
         err.print(f"[red]sync failed, nothing changed here:[/] {escape(str(exc))}")

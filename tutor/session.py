@@ -52,6 +52,48 @@ class Tutor:
     def first_use(self) -> bool:
         return bool(self.copied)
 
+    # -- what the fronts ask (they never reach into .course, .workspace or .store) -------
+    @property
+    def root(self) -> Path:
+        """The workspace folder."""
+        return self.workspace.root
+
+    def lesson_dir(self, lesson: Lesson) -> Path:
+        return self.workspace.lesson_dir(lesson)
+
+    def exercise_files(self, lesson: Lesson) -> list[Path]:
+        return [self.workspace.exercise_path(lesson, name) for name in lesson.exercise.files]
+
+    def broken_lessons(self) -> dict[str, str]:
+        """{slug: error} of lesson files that do not load."""
+        return dict(self.course.broken)
+
+    def search(self, words: str) -> list[str]:
+        return self.course.search(words)
+
+    def attempts(self, lesson: Lesson, limit: int = 20) -> list[dict[str, Any]]:
+        """The lesson's attempts, newest first."""
+        return self.store.attempts(lesson.id, limit=limit)
+
+    def streak(self) -> int:
+        return self.store.streak()
+
+    def export_lines(self) -> list[str]:
+        """Every attempt and hint reveal in the exchange format (tutor.progress_file)."""
+        from tutor.sync import local_export
+
+        return local_export(self.store)
+
+    def import_records(self, attempts: list[dict[str, Any]], hints: list[dict[str, Any]],
+                       dry_run: bool = False) -> tuple[int, int]:
+        return self.store.import_records(attempts, hints, dry_run=dry_run)
+
+    def sync(self, remote: Any, pull: bool = True, push: bool = True, say: Any = None) -> Any:
+        """Merge progress with a tutor.sync.Remote; returns a SyncResult."""
+        from tutor.sync import sync
+
+        return sync(self.store, remote, pull=pull, push=push, say=say or (lambda text: None))
+
     # -- tracks -----------------------------------------------------------------------
     def _outline(self, track: str | None) -> Outline:
         name = track or self.store.setting(TRACK_KEY) or None

@@ -31,9 +31,9 @@ class DayCommands(Provider):
         if not query:
             return
         matcher = self.matcher(query)
-        course = self.app.tutor.course  # type: ignore[attr-defined]
+        tutor = self.app.tutor  # type: ignore[attr-defined]
         seen: set[str] = set()
-        words = set(course.search(query))
+        words = set(tutor.search(query))
         digits = query.lower().removeprefix("day").strip()
         for entry in self._entries():
             label = self._label(entry)

@@ -1,48 +1,41 @@
-"""The main screen: course tree, lesson pane, check pane, and every per-day action.
+"""The main screen: course tree, lesson pane, check pane; opening entries, the view, the device probe.
 
-Checks run in a thread worker (workers.run_check) that iterates CheckRun.events() and
-posts messages back here; the worker never touches a widget. Watch mode polls the
-exercise files in a timer (watcher.SaveWatcher, no inotify needed), debounces, and
-coalesces saves during a run into one re-run after it.
+Its actions live in small mixins: main_check (c, x), main_watch (w), main_files (e, h, s, r).
+Keys come from the one key table, tutor/app/keys.py.
 """
 
 from __future__ import annotations
 
-import time
 from functools import partial
-from pathlib import Path
 
 from textual.app import ComposeResult
 from textual.containers import Container, Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Tree
 
-from tutor.app.dialogs.confirm import ConfirmDialog
-from tutor.app.dialogs.message import MessageDialog
-from tutor.app.editing import edit_file
 from tutor.app.format import short_path, task_marks
-from tutor.app.keys import bindings, key
-from tutor.app.messages import CheckEvent, CheckRecorded, DeviceProbed
+from tutor.app.keys import bindings
+from tutor.app.messages import DeviceProbed
+from tutor.app.screens.main_check import CheckActions
+from tutor.app.screens.main_files import FileActions
+from tutor.app.screens.main_watch import WatchActions
 from tutor.app.watcher import SaveWatcher
 from tutor.app.widgets.check_panel import CheckPanel
 from tutor.app.widgets.course_tree import CourseTree
 from tutor.app.widgets.lesson_view import LessonView
 from tutor.app.widgets.notice_bar import NoticeBar
 from tutor.app.widgets.top_bar import TopBar
-from tutor.app.workers import probe_device, run_check
+from tutor.app.workers import probe_device
 from tutor.course import Lesson
-from tutor.progress import StoreError
 from tutor.tracks import Entry
 from tutor.runner import CheckRun
-from tutor.session import SolutionLocked, Tutor
+from tutor.session import Tutor
 
-WATCH_LABEL = "◉ watching (polling)"
 PROBE_DELAY_S = 0.3  # after the body has started drawing
-FIRST_FRAME_WAIT_S = 2.0
 
 
-class MainScreen(Screen[None]):
-    """Everything a learner does on one day happens here."""
+class MainScreen(CheckActions, WatchActions, FileActions, Screen[None]):
+    """Everything a learner does with one lesson happens here."""
 
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
@@ -71,7 +64,7 @@ class MainScreen(Screen[None]):
         for name, on in (("-narrow", width < 110), ("-wide", width >= 110), ("-short", height < 32),
                          ("-tall", height >= 32)):
             self.set_class(on, name)
-        yield TopBar(short_path(self.tutor.workspace.root), id="topbar")
+        yield TopBar(short_path(self.tutor.root), id="topbar")
         with Horizontal(id="body"):
             yield CourseTree(self.tutor.outline, id="tree")
             with Container(id="panes"):
@@ -88,22 +81,16 @@ class MainScreen(Screen[None]):
         if day:
             self.open_day(day)  # the tree cursor follows
         tree.focus()
-        store_notice = getattr(self.tutor.store, "notice", "")
+        store_notice = "\n".join(self.tutor.notices)
         if store_notice:
             self.notify(store_notice, severity="warning", timeout=10)
         if self.tutor.first_use:
-            self.notify(f"Your workspace is {short_path(self.tutor.workspace.root)}: "
+            self.notify(f"Your workspace is {short_path(self.tutor.root)}: "
                         f"{len(self.tutor.copied)} starter files copied there.", timeout=8)
-        self._first_frame_at = time.monotonic()
-        self._first_frame_timer = self.set_interval(0.05, self._after_first_frame)
+        self.call_after_refresh(self._after_first_frame)
 
     def _after_first_frame(self) -> None:
-        """Once the footer has its keys (Textual fills it a frame or two after mount), do the
-        slow things: the lesson's Markdown body, then the device probe."""
-        ready = bool(self.query_one(Footer).children)
-        if not ready and time.monotonic() - self._first_frame_at < FIRST_FRAME_WAIT_S:
-            return
-        self._first_frame_timer.stop()
+        """After the first frame is on screen, the slow things: the lesson's Markdown body, then the probe."""
         self.query_one(LessonView).release()
         self.set_timer(PROBE_DELAY_S, self._start_probe)
 
@@ -151,7 +138,7 @@ class MainScreen(Screen[None]):
         statuses = self._statuses(summary)
         self.query_one(CourseTree).update_marks(statuses, self.entry.key)
         lesson = self.entry.lesson
-        attempts = self.tutor.store.attempts(lesson.id, limit=20) if lesson else []
+        attempts = self.tutor.attempts(lesson, limit=20) if lesson else []
         judged = next((a for a in attempts if a["verdict"] != "interrupted"), None)
         marks = task_marks(judged["checks"]) if judged else {}
         exercise = self.tutor.exercise_path(lesson) if lesson else None
@@ -177,229 +164,6 @@ class MainScreen(Screen[None]):
         if self.entry is not None and day == self.entry.key:
             self.notify(f"{self.entry.title} is already the next lesson to do.")
         self.open_day(day)
-
-    # -- check ------------------------------------------------------------------------
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "cancel":
-            return self.run is not None
-        return True
-
-    def action_check(self) -> None:
-        lesson = self.lesson
-        if lesson is None:
-            self.notify("This day's lesson is not written yet: nothing to check.", severity="warning")
-            return
-        if self.run is not None:
-            self.notify(f"A check of {self.run_day} is already running; x cancels it.", severity="warning")
-            return
-        self.start_check()
-
-    def start_check(self, reason: str = "") -> None:
-        """Start a run of the current day's check in a thread worker."""
-        lesson = self.lesson
-        if lesson is None or self.run is not None:
-            return
-        panel = self.query_one(CheckPanel)
-        try:
-            run = self.tutor.check_run(lesson, device=self.app.device)  # type: ignore[attr-defined]
-        except Exception as exc:  # a broken course install must not take the app down
-            panel.fail_to_run(f"{type(exc).__name__}: {exc}")
-            return
-        self.run_id += 1
-        self.run, self.run_day = run, lesson.id
-        panel.begin(lesson.id, reason)
-        self.add_class("-show-check")
-        self.refresh_bindings()
-        self.run_worker(partial(run_check, self, run, self.run_id, lesson.id, self.tutor), thread=True,
-                        group="check", name=f"check {lesson.id}", exit_on_error=False)
-
-    def on_check_event(self, message: CheckEvent) -> None:
-        message.stop()
-        if message.run_id != self.run_id:
-            return
-        event = message.event
-        self.query_one(CheckPanel).apply(event)
-        if event.get("event") == "started" and event.get("device_name"):
-            self.query_one(TopBar).set(device=event["device_name"])
-
-    def on_check_recorded(self, message: CheckRecorded) -> None:
-        message.stop()
-        if message.run_id != self.run_id:
-            return
-        self.run = None
-        panel = self.query_one(CheckPanel)
-        if message.result is None:
-            panel.fail_to_run(message.error)
-        else:
-            if panel.running:  # no 'finished' event came through
-                panel.finish(message.result)
-            if message.error:
-                self.notify(message.error, severity="warning")
-            verdict = message.result.get("verdict")
-            if verdict == "passed":
-                self.notify(f"{message.day} passed ✓", title="Check passed")
-            elif self.entry is not None and message.day != self.entry.slug:
-                self.notify(f"The check of {message.day} ended: {verdict}.")
-        self.refresh_bindings()
-        self.refresh_day()
-        if self._queued:
-            self._queued = False
-            if self.watching:
-                self.start_check(reason="re-run: you saved during the last run")
-
-    def action_cancel(self) -> None:
-        if self.run is not None:
-            self.run.cancel()
-            self.notify("Cancelling the check…")
-
-    def cancel_run(self) -> None:
-        """Used on quit: stop the child process group, if any."""
-        if self.run is not None:
-            self.run.cancel()
-
-    def on_unmount(self) -> None:
-        self.cancel_run()
-
-    # -- watch ------------------------------------------------------------------------
-    def action_watch(self) -> None:
-        self.set_watch(not self.watching)
-
-    def set_watch(self, on: bool) -> None:
-        self.watching = on
-        bar = self.query_one(TopBar)
-        if on:
-            self.watcher.reset()
-            interval = self.app.watch_interval  # type: ignore[attr-defined]
-            if self._watch_timer is None:
-                self._watch_timer = self.set_interval(interval, self.poll_files)
-            else:
-                self._watch_timer.resume()
-            bar.set(watching=WATCH_LABEL)
-            self.notify(f"Watching: the check re-runs when you save (polling every {interval:g} s).")
-        else:
-            if self._watch_timer is not None:
-                self._watch_timer.pause()
-            self._queued = False
-            bar.set(watching="")
-            self.notify("Stopped watching.")
-
-    def _watched_files(self) -> list[Path]:
-        lesson = self.lesson
-        if lesson is None:
-            return []
-        return [self.tutor.workspace.exercise_path(lesson, name) for name in lesson.exercise.files]
-
-    def poll_files(self) -> None:
-        """Timer tick: after a save and a quiet debounce, check (or queue one re-run)."""
-        if not self.watching or not self.watcher.poll() or self.lesson is None:
-            return
-        if self.run is not None:
-            self._queued = True  # every save during a run becomes one re-run after it
-            self.notify("Saved: the check runs again when this one ends.")
-        else:
-            self.start_check(reason="started because you saved")
-
-    # -- edit -------------------------------------------------------------------------
-    def action_edit(self) -> None:
-        lesson = self.lesson
-        if lesson is None:
-            self.notify("This day's lesson is not written yet: nothing to edit.", severity="warning")
-            return
-        path = self.tutor.exercise_path(lesson)
-        if not path.exists():
-            self.app.push_screen(MessageDialog("The exercise file is missing",
-                                               f"{path} is not there. Press {key('reset')} to restore the starter."))
-            return
-        if edit_file(self.app, path, self.app.edit_cmd):  # type: ignore[attr-defined]
-            self.refresh_day()
-            if not self.watching:
-                self.notify(f"Back from the editor: {key('check')} checks your file.")
-
-    # -- hints, solution, reset -------------------------------------------------------
-    def action_hint(self) -> None:
-        lesson = self.lesson
-        if lesson is None:
-            return
-        total = sum(len(t.hints) for t in lesson.exercise.tasks)
-        if not total:
-            self.app.push_screen(MessageDialog("No hints", f"{lesson.id} has no hints."))
-            return
-        try:
-            hint = self.tutor.next_hint(lesson)
-        except StoreError as exc:
-            self.app.push_screen(MessageDialog("Progress store", str(exc)))
-            return
-        if hint is None:
-            self.app.push_screen(MessageDialog(
-                "No more hints", f"You have seen all {total} hints for {lesson.id}; they are listed under "
-                f"the exercise in the lesson pane. {key('solution')} shows the reference solution."))
-            return
-        task = lesson.exercise.task(hint.task)
-        self.app.push_screen(MessageDialog(
-            f"Hint {hint.index + 1} of {hint.total} · {task.title if task else hint.task}", hint.text))
-        self.refresh_day()
-
-    def action_solution(self) -> None:
-        lesson = self.lesson
-        if lesson is None:
-            return
-        try:
-            files = self.tutor.solution(lesson)
-        except SolutionLocked:
-            def answered(yes: bool | None) -> None:
-                if yes:
-                    self._show_solution(lesson, force=True)
-
-            self.app.push_screen(ConfirmDialog(
-                "Show the solution?",
-                f"You have not passed {lesson.id} yet. The solution opens by itself after your first pass; "
-                "a hint (h) teaches more. Show it anyway?", yes="Show it", no="Not yet"), answered)
-            return
-        except OSError as exc:
-            self.app.push_screen(MessageDialog("No solution", str(exc)))
-            return
-        from tutor.app.dialogs.solution import SolutionDialog
-
-        self.app.push_screen(SolutionDialog(lesson.id, files))
-
-    def _show_solution(self, lesson: Lesson, force: bool) -> None:
-        try:
-            files = self.tutor.solution(lesson, force=force)
-        except (OSError, SolutionLocked) as exc:
-            self.app.push_screen(MessageDialog("No solution", str(exc)))
-            return
-        from tutor.app.dialogs.solution import SolutionDialog
-
-        self.app.push_screen(SolutionDialog(lesson.id, files, note="Peeked before a pass."))
-
-    def action_reset(self) -> None:
-        lesson = self.lesson
-        if lesson is None:
-            return
-        if self.run is not None and self.run_day == lesson.id:
-            self.notify("A check of this day is running; cancel it (x) before resetting.", severity="warning")
-            return
-        folder = short_path(self.tutor.workspace.lesson_dir(lesson))
-
-        def answered(yes: bool | None) -> None:
-            if not yes:
-                self.notify("Reset cancelled; your files are untouched.")
-                return
-            try:
-                backup = self.tutor.reset(lesson)
-            except OSError as exc:
-                self.app.push_screen(MessageDialog("Reset failed", str(exc)))
-                return
-            if self.watching:
-                self.watcher.reset()
-            kept = f" Your files were kept in {short_path(backup)}." if backup else ""
-            self.notify(f"{lesson.id} is back to the starter.{kept}", timeout=10)
-            self.refresh_day()
-
-        self.app.push_screen(ConfirmDialog(
-            f"Reset {lesson.id}?",
-            f"This puts the starter files back in {folder}. Your current files are copied to a backup "
-            "folder first (.dltutor/backups/), so nothing is lost.", yes="Reset", no="Keep my files"), answered)
 
     # -- view -------------------------------------------------------------------------
     def action_switch_view(self) -> None:

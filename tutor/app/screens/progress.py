@@ -38,7 +38,7 @@ def summary_text(tutor: Tutor, rows: list[dict[str, Any]]) -> Text:
     attempts = sum(r["attempts"] for r in rows)
     seconds = sum(r["seconds"] for r in rows)
     hints = sum(r["hints"] for r in rows)
-    streak = tutor.store.streak()
+    streak = tutor.streak()
     outline = tutor.outline
     lessons = [e for e in outline.entries if e.kind != "reading"]
     text = Text()
