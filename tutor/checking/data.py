@@ -72,6 +72,24 @@ def linear_regression(
     return X.astype(np.float32), y.astype(np.float32), w.astype(np.float32), b
 
 
+def sine_series(rng: np.random.Generator, n: int = 200, period: float = 20.0, noise: float = 0.05) -> np.ndarray:
+    """sin(2π t / period + a random phase) + Gaussian noise, t = 0..n-1 (float64, shape (n,))."""
+    t = np.arange(n)
+    phase = rng.uniform(0, 2 * np.pi)
+    return np.sin(2 * np.pi * t / period + phase) + noise * rng.standard_normal(n)
+
+
+def ar2_series(rng: np.random.Generator, n: int = 200, a1: float = 1.6, a2: float = -0.8,
+               noise: float = 0.1, burn_in: int = 100) -> np.ndarray:
+    """x_t = a1·x_{t-1} + a2·x_{t-2} + noise (stationary for the defaults: roots of modulus √0.8),
+    after `burn_in` steps that are dropped (float64, shape (n,))."""
+    x = np.zeros(n + burn_in)
+    eps = noise * rng.standard_normal(n + burn_in)
+    for t in range(2, n + burn_in):
+        x[t] = a1 * x[t - 1] + a2 * x[t - 2] + eps[t]
+    return x[burn_in:]
+
+
 def to_tensors(X: np.ndarray, y: np.ndarray, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
     """The arrays as torch tensors on `device` (float32 inputs, labels kept as they are)."""
     return torch.as_tensor(X, device=device), torch.as_tensor(y, device=device)
