@@ -51,6 +51,7 @@ def tutor(course: Course, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Tu
 def make_app(tutor: Tutor, **kwargs) -> DltutorApp:
     kwargs.setdefault("device", "cpu")
     kwargs.setdefault("probe", lambda: {"device_name": "CPU, test"})
+    kwargs.setdefault("warm", False)  # the warm check process has its own tests (tests/test_warm.py)
     return DltutorApp(tutor=tutor, watch_interval=0.1, watch_debounce=0.2, **kwargs)
 
 
@@ -223,7 +224,7 @@ async def test_watch_reruns_on_save_and_coalesces_saves_during_a_run(tutor: Tuto
         await pilot.pause()
         screen = main(app)
         await pilot.press("w")
-        assert "watching (polling)" in app.main.query_one(TopBar).watching
+        assert "watching" in app.main.query_one(TopBar).watching  # inotify here; "(polling)" where events do not come
         path = write_solution(tutor, slow=1.0)
         await until(pilot, lambda: screen.run is not None, "a run started by the save", 10)
         first = screen.run_id
@@ -396,7 +397,7 @@ async def test_missing_editor_is_a_friendly_message(tutor: Tutor) -> None:
 
 # -- watcher logic (no app) --------------------------------------------------------------
 def test_save_watcher_debounces_a_burst_of_saves(tmp_path: Path) -> None:
-    from tutor.app.watcher import SaveWatcher
+    from tutor.filewatch import SaveWatcher
 
     path = tmp_path / "mod.py"
     path.write_text("a")
@@ -450,3 +451,23 @@ async def test_a_broken_run_never_takes_the_app_down(tutor: Tutor, monkeypatch: 
         assert "ERROR" in verdict(app) and "the runner broke" in verdict(app)
         await pilot.press("h")  # still alive and responsive
         assert isinstance(app.screen, MessageDialog)
+
+
+def test_filewatch_polls_where_change_events_do_not_come(tmp_path: Path, monkeypatch) -> None:
+    """On a filesystem without change events (NFS, WSL's /mnt) watch mode polls, and says why."""
+    import threading
+
+    from tutor import filewatch
+
+    path = tmp_path / "mod.py"
+    path.write_text("x = 1\n")
+    monkeypatch.setattr(filewatch, "filesystem_type", lambda folder: "nfs4")
+    saved = threading.Event()
+    watch = filewatch.FileWatch(lambda: [path], saved.set, debounce=0.05, poll_interval=0.05).start()
+    try:
+        assert watch.mode == "polling" and "nfs4" in watch.reason
+        time.sleep(0.1)
+        path.write_text("x = 2\n")
+        assert saved.wait(5), "a save was not seen by polling"
+    finally:
+        watch.stop()

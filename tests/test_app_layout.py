@@ -31,7 +31,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def make_app(tutor: Tutor) -> DltutorApp:
-    return DltutorApp(tutor=tutor, device="cpu", probe=lambda: {"device_name": "CPU, test"})
+    return DltutorApp(tutor=tutor, device="cpu", probe=lambda: {"device_name": "CPU, test"}, warm=False)
 
 
 async def until(pilot, condition, what: str, timeout: float = 60.0) -> None:

@@ -51,7 +51,7 @@ def tutor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Tutor:
 
 
 def app_for(tutor: Tutor) -> DltutorApp:
-    return DltutorApp(tutor=tutor, device="auto", probe=lambda: {"device_name": "CPU, 2 threads"})
+    return DltutorApp(tutor=tutor, device="auto", probe=lambda: {"device_name": "CPU, 2 threads"}, warm=False)
 
 
 async def settled(pilot) -> None:

@@ -37,6 +37,8 @@ def complete_lesson(incomplete: str) -> list[str]:
 
 LessonArg = Annotated[str, typer.Argument(help="a lesson: its number in your track (13), day13, or its name (batch-norm)",
                                           autocompletion=complete_lesson)]
+WarmOpt = Annotated[bool, typer.Option("--warm/--no-warm", envvar="DLTUTOR_WARM",
+                                       help="keep a check process ready, so a check starts at once")]
 WorkspaceOpt = Annotated[Optional[Path], typer.Option("--workspace", "-W", envvar="DLTUTOR_HOME",
                                                       help="your workspace folder (default ~/dltutor)")]
 TrackOpt = Annotated[Optional[str], typer.Option("--track", "-T", help="use this track for this command (see `dltutor tracks`)")]
@@ -171,10 +173,7 @@ def check(
         "--max-memory", metavar="MIB", help="cap the check's memory (RLIMIT_DATA, MiB; torch itself needs ~300)")] = None,
 ) -> None:
     """Run a lesson's check on your exercise: a verdict and an exit code (0 passed, 1 failed)."""
-    from tutor import events
-    from tutor.progress import StoreError
-    from tutor.render import check_line, metric_line, output_panel, verdict_panel
-    from tutor.runner import exit_code
+    from tutor.cli_run import run_and_report
 
     if timeout is not None and timeout <= 0:
         usage_error("--timeout must be a positive number of seconds")
@@ -182,54 +181,8 @@ def check(
         usage_error("--max-memory must be a positive number of MiB")
     tutor = open_tutor(workspace, track)
     found = resolve_lesson(tutor, lesson)
-    run = tutor.check_run(found, seed=seed, device=device, timeout=timeout, max_memory_mib=max_memory)
-    if not as_json:
-        err.print(f"[dim]checking {found.id} {found.title}: {tutor.lesson_dir(found)}[/]")
-    try:
-        for event in run.events():
-            if as_json:
-                continue
-            kind = event["event"]
-            if kind == events.STARTED:
-                err.print(f"[dim]{len(event['checks'])} checks on {event['device_name']} (Ctrl-C stops)[/]")
-            elif kind == events.CHECK:
-                out.print(check_line(event))
-            elif kind == events.METRIC:
-                out.print(metric_line(event))
-    except KeyboardInterrupt:  # the run was cancelled and finished as 'interrupted'
-        err.print()  # the terminal echoed ^C: what follows starts on a line of its own
-    result = run.result
-    if getattr(result, "reason", "") == "device":
-        usage_error(result.message)  # a device this machine lacks is not an attempt
-    record_problem = ""
-    try:
-        tutor.record(result)
-    except StoreError as exc:
-        record_problem = str(exc)
-    if as_json:
-        print_json({**result.to_dict(), "title": found.title, "exit_code": exit_code(result.verdict),
-                    "recorded": not record_problem, "record_error": record_problem or None})
-        raise typer.Exit(exit_code(result.verdict))
-    panel = output_panel(result)
-    if panel is not None:
-        out.print(panel)
-    if plot and any(len(v) > 1 for v in result.curves.values()):
-        from rich.text import Text
-
-        from tutor.plotting import render_curves
-
-        width = min(out.width, 100)
-        out.print(Text.from_ansi(render_curves(result.curves, width, 15, "loss curves", color=not out.no_color,
-                                                 starts=result.curve_starts)))
-    out.print(verdict_panel(result, found.title))
-    if record_problem:
-        err.print(f"[red]the check ran and {result.verdict.upper()}, but the attempt could not be recorded:[/] "
-                  f"{escape(record_problem)}")
-    elif result.verdict == "passed":
-        err.print(f"[dim]`dltutor solution {found.id}` shows the reference solution[/]")
-    elif result.verdict != "interrupted":
-        err.print(f"[dim]stuck? `dltutor hint {found.id}`[/]")
-    raise typer.Exit(exit_code(result.verdict))
+    raise typer.Exit(run_and_report(tutor, found, seed=seed, device=device, timeout=timeout, plot=plot,
+                                    as_json=as_json, max_memory_mib=max_memory))
 
 
 @app.command()
@@ -428,7 +381,8 @@ def init(directory: Annotated[Optional[Path], typer.Argument(
 @app.command()
 def start(lesson: Annotated[Optional[str], typer.Argument(help="open on this lesson or item (default: your next one)")] = None,
           workspace: WorkspaceOpt = None, track: TrackOpt = None, device: DeviceOpt = "auto",
-          edit_cmd: Annotated[Optional[str], typer.Option("--edit-cmd", help="editor command")] = None) -> None:
+          edit_cmd: Annotated[Optional[str], typer.Option("--edit-cmd", help="editor command")] = None,
+          warm: WarmOpt = True) -> None:
     """Open the tutor: lessons, exercises, live checks, hints and progress."""
     key = None
     tutor = open_tutor(workspace, track)
@@ -441,10 +395,10 @@ def start(lesson: Annotated[Optional[str], typer.Argument(help="open on this les
             course_error(exc)
     from tutor.app import run_app
 
-    raise typer.Exit(run_app(workspace=workspace, day=key, device=device, edit_cmd=edit_cmd, track=track))
+    raise typer.Exit(run_app(workspace=workspace, day=key, device=device, edit_cmd=edit_cmd, track=track, warm=warm))
 
 
-from tutor import cli_progress, cli_tracks  # noqa: E402,F401 (register progress, sync, tracks, track, today)
+from tutor import cli_progress, cli_tracks, cli_watch  # noqa: E402,F401 (register progress, sync, tracks, track, today, watch)
 
 
 def _version(value: bool) -> None:

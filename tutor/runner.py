@@ -19,8 +19,6 @@ import secrets
 import shutil
 import signal
 import subprocess
-import sys
-import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -29,6 +27,7 @@ from typing import Any, Iterator
 
 from tutor import events
 from tutor.run_state import RunState
+from tutor.warm import Spawned, spawn
 from tutor.proctree import RUN_TAG, ProcessTracker
 
 OUTPUT_HEAD = 32 * 1024  # bytes of learner output kept from the start...
@@ -137,8 +136,9 @@ def child_env(tag: str = "") -> dict[str, str]:
 class CheckRun:
     """One run of one check. Iterate `events()`; `cancel()` from any thread."""
 
-    def __init__(self, request: RunRequest):
+    def __init__(self, request: RunRequest, spawned: "Spawned | None" = None):
         self.request = request
+        self._spawned = spawned  # a warm process started ahead of time (tutor.warm), or None
         self.result = RunResult(day=request.day, seed=request.seed, max_memory_mib=request.max_memory_mib)
         self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._proc: subprocess.Popen[bytes] | None = None
@@ -146,7 +146,7 @@ class CheckRun:
         self._cancelled = threading.Event()
         self.state = RunState()
         self._token = secrets.token_hex(16)
-        self._tag = secrets.token_hex(8)
+        self._tag = ""
         self._done = False
         self._started_seen = False
         self._current = ""  # the check running now (from 'check_started')
@@ -165,20 +165,13 @@ class CheckRun:
         }).encode()
 
     def _start(self) -> None:
-        read_fd, write_fd = os.pipe()
-        self._workdir = tempfile.mkdtemp(prefix="dltutor-check-")
-        try:
-            self._proc = subprocess.Popen(
-                [sys.executable, "-m", "tutor.checking.child"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT, pass_fds=(write_fd,), start_new_session=True,
-                env=child_env(self._tag), cwd=self._workdir,
-            )
-        finally:
-            os.close(write_fd)
-        self._tracker = ProcessTracker(self._proc.pid, self._tag)
+        spawned = self._spawned or spawn(self.request.device)
+        self._spawned = None
+        self._proc, self._workdir, self._tag, self._tracker = spawned.proc, spawned.workdir, spawned.tag, spawned.tracker
+        read_fd = spawned.read_fd
         assert self._proc.stdin is not None
         try:  # small enough for the pipe's buffer: this never blocks
-            self._proc.stdin.write(self._request_json(write_fd))
+            self._proc.stdin.write(self._request_json(spawned.child_fd))
             self._proc.stdin.close()
         except OSError:  # the child died at once; its exit code tells
             pass

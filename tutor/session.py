@@ -16,6 +16,7 @@ from tutor.progress import NOT_STARTED, PASSED, LessonProgress, ProgressStore
 from tutor.runner import CheckRun, RunRequest, RunResult
 from tutor.schedule import Schedule, schedule
 from tutor.tracks import Entry, Outline, UnknownLesson
+from tutor.warm import WarmPool
 from tutor.workspace import open_workspace
 
 TRACK_KEY = "track"
@@ -43,6 +44,20 @@ class Tutor:
         if self.store.notice:
             self.notices.append(self.store.notice)
         self.outline = self._outline(track)
+        self._warm: WarmPool | None = None
+
+    # -- warm check processes (tutor.warm) ----------------------------------------------
+    def start_warm(self, device: str = "auto") -> None:
+        """Keep a check process ready (torch imported, device picked) for the next check."""
+        if self._warm is None:
+            self._warm = WarmPool(device)
+        self._warm.start()
+
+    def close(self) -> None:
+        """Stop the waiting check process, if any (the front end is leaving)."""
+        if self._warm is not None:
+            self._warm.close()
+            self._warm = None
 
     def _hint_layout(self, slug: str) -> list[tuple[str, int]]:
         lesson = self.course.lessons.get(slug)
@@ -208,7 +223,8 @@ class Tutor:
             source=source or self.workspace.lesson_dir(lesson), seed=seed, device=device,
             timeout=timeout or lesson.check.timeout, **options,
         )
-        return CheckRun(request)
+        spawned = self._warm.take(device) if self._warm is not None else None
+        return CheckRun(request, spawned)
 
     def missing_files(self, lesson: Lesson) -> list[Path]:
         return self.workspace.missing_files(lesson)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 
 def run_app(workspace: Path | None = None, day: str | None = None, device: str = "auto",
-            edit_cmd: str | None = None, track: str | None = None) -> int:
+            edit_cmd: str | None = None, track: str | None = None, warm: bool = True) -> int:
     """Run the TUI until the learner quits; returns the exit code.
 
     `day` is an entry key of the track (the CLI resolves the learner's text).
@@ -36,8 +36,11 @@ def run_app(workspace: Path | None = None, day: str | None = None, device: str =
 
     from tutor.app.app import DltutorApp
 
-    app = DltutorApp(tutor=tutor, day=day, device=device, edit_cmd=edit_cmd)
-    app.run()
+    app = DltutorApp(tutor=tutor, day=day, device=device, edit_cmd=edit_cmd, warm=warm)
+    try:
+        app.run()
+    finally:
+        tutor.close()
     return int(app.return_code or 0)
 
 

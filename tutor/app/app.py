@@ -37,7 +37,7 @@ class DltutorApp(App[int]):
     def __init__(self, tutor: Tutor | None = None, day: str | None = None, device: str = "auto",
                  edit_cmd: str | None = None, workspace: Path | None = None,
                  probe: Probe | None = _default_probe, watch_interval: float = 0.5,
-                 watch_debounce: float = 0.4) -> None:
+                 watch_debounce: float = 0.15, warm: bool = True) -> None:
         super().__init__()
         self.tutor = tutor or Tutor(workspace)
         self.start_day = self.tutor.entry_key(day) if day else None
@@ -46,6 +46,7 @@ class DltutorApp(App[int]):
         self.probe = probe
         self.watch_interval = watch_interval
         self.watch_debounce = watch_debounce
+        self.warm = warm  # keep a check process ready (tutor.warm); --no-warm turns it off
 
     def get_default_screen(self) -> MainScreen:
         return MainScreen(self.start_day)

@@ -1,7 +1,8 @@
 """The child process that runs one check script against the learner's code.
 
-The runner (tutor.runner) starts `python -m tutor.checking.child` with no arguments
-and writes one JSON request on its stdin, then closes it:
+The runner (tutor.runner) starts `python -m tutor.checking.child DEVICE`; the child imports
+torch and the checking library and picks the device first (so a warm child, started ahead of
+time by tutor.warm, waits ready), then reads one JSON request on its stdin:
 
     {"day": "batch-norm", "script": "checks/batch-norm.py", "source": "~/dltutor/batch-norm",
      "seed": 0, "device": "auto", "workdir": "/tmp/dltutor-check-…", "max_memory_mib": null,
@@ -104,7 +105,26 @@ def peak_mib() -> float:
     return max(own, kids) / scale
 
 
-def run_checks(request: dict[str, Any], stream: events.TokenStream) -> None:
+def prepare(device_spec: str) -> tuple[Any, str]:
+    """Before the request comes: import torch and the checking library, set determinism, pick the
+    device (CUDA initialised). A warm child does this while it waits. Returns (device, error)."""
+    from tutor.checking import determinism
+    import tutor.checking  # noqa: F401 (the library every check script imports)
+
+    determinism.configure()
+    try:
+        device = determinism.pick_device(device_spec)
+    except RuntimeError as exc:  # a device this machine lacks: a usage error, not an attempt
+        return None, str(exc)
+    if device.type == "cuda":
+        import torch
+
+        torch.zeros(1, device=device)  # CUDA's start-up cost is paid here, not in the first check
+    return device, ""
+
+
+def run_checks(request: dict[str, Any], stream: events.TokenStream, prepared: tuple[Any, str],
+               prepared_for: str) -> None:
     from tutor.checking import determinism
     from tutor.checking.context import Context, add_source_to_path
     from tutor.checking.errors import (
@@ -121,11 +141,9 @@ def run_checks(request: dict[str, Any], stream: events.TokenStream) -> None:
     import torch
 
     seed = int(request.get("seed", 0))
-    determinism.configure()
-    try:
-        device = determinism.pick_device(request.get("device", "auto"))
-    except RuntimeError as exc:  # a device this machine lacks: a usage error, not an attempt
-        events.write(stream, events.ERROR, message=str(exc), reason="device")
+    device, problem = prepared if request.get("device", "auto") == prepared_for else prepare(request["device"])
+    if problem:
+        events.write(stream, events.ERROR, message=problem, reason="device")
         return
     try:
         load_script(Path(request["script"]).resolve())
@@ -204,13 +222,22 @@ def run_checks(request: dict[str, Any], stream: events.TokenStream) -> None:
 
 
 def main() -> None:
+    device_spec = sys.argv[1] if len(sys.argv) > 1 else "auto"  # not secret: the runner's device choice
+    failure = ""
+    try:
+        prepared = prepare(device_spec)  # a warm child is started ahead of time and waits here, ready
+    except Exception:  # torch missing or broken: said after the request, on the events pipe
+        prepared, failure = (None, ""), traceback.format_exc()
     request = read_request()
     stream = events.TokenStream(
         os.fdopen(hide_descriptor(int(request.pop("events_fd"))), "w", buffering=1, encoding="utf-8"),
         str(request.pop("token")),
     )
     try:
-        run_checks(request, stream)
+        if failure:
+            events.write(stream, events.ERROR, message="the check process could not start:\n" + failure)
+        else:
+            run_checks(request, stream, prepared, device_spec)
     except BaseException:
         events.write(stream, events.ERROR, message="internal error in the check runner:\n" + traceback.format_exc())
     finally:

@@ -19,7 +19,6 @@ from tutor.app.messages import DeviceProbed
 from tutor.app.screens.main_check import CheckActions
 from tutor.app.screens.main_files import FileActions
 from tutor.app.screens.main_watch import WatchActions
-from tutor.app.watcher import SaveWatcher
 from tutor.app.widgets.check_panel import CheckPanel
 from tutor.app.widgets.course_tree import CourseTree
 from tutor.app.widgets.lesson_view import LessonView
@@ -27,6 +26,7 @@ from tutor.app.widgets.notice_bar import NoticeBar
 from tutor.app.widgets.top_bar import TopBar
 from tutor.app.workers import probe_device
 from tutor.course import Lesson
+from tutor.filewatch import FileWatch
 from tutor.tracks import Entry
 from tutor.runner import CheckRun
 from tutor.session import Tutor
@@ -50,9 +50,8 @@ class MainScreen(CheckActions, WatchActions, FileActions, Screen[None]):
         self.run_id = 0
         self.run_day = ""
         self.watching = False
-        self._watch_timer = None
+        self.filewatch: FileWatch | None = None  # while watching (tutor.filewatch)
         self._queued = False
-        self.watcher = SaveWatcher(self._watched_files)
 
     @property
     def tutor(self) -> Tutor:
@@ -74,7 +73,6 @@ class MainScreen(CheckActions, WatchActions, FileActions, Screen[None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.watcher.debounce = self.app.watch_debounce  # type: ignore[attr-defined]
         tree = self.query_one(CourseTree)
         day = self.start_day or self._next_day_id()
         tree.build(self._statuses(), day)
@@ -93,6 +91,8 @@ class MainScreen(CheckActions, WatchActions, FileActions, Screen[None]):
         """After the first frame is on screen, the slow things: the lesson's Markdown body, then the probe."""
         self.query_one(LessonView).release()
         self.set_timer(PROBE_DELAY_S, self._start_probe)
+        if self.app.warm:  # type: ignore[attr-defined]
+            self.set_timer(PROBE_DELAY_S, lambda: self.tutor.start_warm(self.app.device))  # type: ignore[attr-defined]
 
     def on_resize(self, event) -> None:
         """Below 100 columns the footer keeps its room for the keys (ctrl+p still works)."""
@@ -126,9 +126,9 @@ class MainScreen(CheckActions, WatchActions, FileActions, Screen[None]):
         tree = self.query_one(CourseTree)
         if tree.cursor_node is None or tree.cursor_node.data is None or tree.cursor_node.data.key != day:
             tree.focus_day(day)
-        if self.watching:
-            self.watcher.reset()
-            self._queued = False  # a save of the day we left must not re-check this one
+        if self.filewatch is not None:
+            self.filewatch.reset()
+            self._queued = False  # a save of the lesson we left must not re-check this one
 
     def refresh_day(self) -> None:
         """Redraw marks, the lesson's tasks and (when idle) the check pane from the store."""

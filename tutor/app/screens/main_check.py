@@ -97,3 +97,6 @@ class CheckActions:
 
     def on_unmount(self) -> None:
         self.cancel_run()
+        if self.filewatch is not None:
+            self.filewatch.stop()
+        self.tutor.close()  # no warm check process outlives the TUI

@@ -106,8 +106,8 @@ class FileActions:
             except OSError as exc:
                 self.app.push_screen(MessageDialog("Reset failed", str(exc)))
                 return
-            if self.watching:
-                self.watcher.reset()
+            if self.filewatch is not None:
+                self.filewatch.reset()
             kept = f" Your files were kept in {short_path(backup)}." if backup else ""
             self.notify(f"{lesson.id} is back to the starter.{kept}", timeout=10)
             self.refresh_day()

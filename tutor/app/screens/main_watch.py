@@ -1,7 +1,7 @@
 """The main screen's watch mode: re-check on every save (a mixin of MainScreen).
 
-It polls the exercise files in a timer (watcher.SaveWatcher), debounces, and coalesces
-saves during a run into one re-run after it.
+tutor.filewatch reports saves (inotify, or polling where change events do not arrive) from
+its own thread; saves during a run are coalesced into one re-run after it.
 """
 
 from __future__ import annotations
@@ -9,8 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from tutor.app.widgets.top_bar import TopBar
+from tutor.filewatch import FileWatch
 
-WATCH_LABEL = "◉ watching (polling)"
+WATCH_LABEL = "◉ watching"
 
 class WatchActions:
     """w, and the save poll."""
@@ -23,17 +24,18 @@ class WatchActions:
         self.watching = on
         bar = self.query_one(TopBar)
         if on:
-            self.watcher.reset()
-            interval = self.app.watch_interval  # type: ignore[attr-defined]
-            if self._watch_timer is None:
-                self._watch_timer = self.set_interval(interval, self.poll_files)
-            else:
-                self._watch_timer.resume()
-            bar.set(watching=WATCH_LABEL)
-            self.notify(f"Watching: the check re-runs when you save (polling every {interval:g} s).")
+            app = self.app
+            self.filewatch = FileWatch(self._watched_files, lambda: app.call_from_thread(self.saved),
+                                       debounce=app.watch_debounce,  # type: ignore[attr-defined]
+                                       poll_interval=app.watch_interval).start()  # type: ignore[attr-defined]
+            polling = self.filewatch.mode == "polling"
+            bar.set(watching=WATCH_LABEL + (" (polling)" if polling else ""))
+            how = f"polling every {app.watch_interval:g} s: {self.filewatch.reason}" if polling else "on each save"  # type: ignore[attr-defined]
+            self.notify(f"Watching: the check re-runs when you save ({how}).")
         else:
-            if self._watch_timer is not None:
-                self._watch_timer.pause()
+            if self.filewatch is not None:
+                self.filewatch.stop()
+                self.filewatch = None
             self._queued = False
             bar.set(watching="")
             self.notify("Stopped watching.")
@@ -44,9 +46,9 @@ class WatchActions:
             return []
         return self.tutor.exercise_files(lesson)
 
-    def poll_files(self) -> None:
-        """Timer tick: after a save and a quiet debounce, check (or queue one re-run)."""
-        if not self.watching or not self.watcher.poll() or self.lesson is None:
+    def saved(self) -> None:
+        """The learner saved (after the debounce): check now, or queue one re-run after the current one."""
+        if not self.watching or self.lesson is None:
             return
         if self.run is not None:
             self._queued = True  # every save during a run becomes one re-run after it
