@@ -107,7 +107,8 @@ def test_a_waiting_process_exits_when_its_front_end_dies():
 
 def test_dltutor_watch_rechecks_on_save_with_a_warm_process(tmp_path: Path):
     """`dltutor watch` through a pipe: the starter fails, a save re-checks and passes, q quits."""
-    import select
+    import queue
+    import threading
 
     from conftest import SOLUTION, make_course
 
@@ -115,17 +116,20 @@ def test_dltutor_watch_rechecks_on_save_with_a_warm_process(tmp_path: Path):
     env = {**os.environ, "DLTUTOR_COURSE": str(course), "DLTUTOR_HOME": str(tmp_path / "ws"), "NO_COLOR": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "tutor", "watch", "1"], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
     seen = []
 
     def wait_for(word: str, limit: float = 120) -> None:
         deadline = time.monotonic() + limit
         while time.monotonic() < deadline:
-            ready, _, _ = select.select([proc.stdout], [], [], 1)
-            if ready:
-                line = proc.stdout.readline()
-                seen.append(line)
-                if word in line:
-                    return
+            try:
+                line = lines.get(timeout=1)
+            except queue.Empty:
+                continue
+            seen.append(line)
+            if word in line:
+                return
         raise AssertionError(f"no {word!r} in:\n" + "".join(seen))
 
     try:
