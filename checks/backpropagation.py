@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from tutor.checking import (
     check,
     data,
+    describe_difference,
     expect,
     expect_close,
     expect_decreasing,
@@ -85,6 +86,10 @@ def ref_backward(X, p, dout, derivative="tanh", bias="sum"):
         dz1 = dh * (1 - h**2)
     elif derivative == "none":
         dz1 = dh
+    elif derivative == "1 - h":  # the square is missing
+        dz1 = dh * (1 - h)
+    elif derivative == "sigmoid":  # sigmoid's h (1 - h), applied to a tanh unit
+        dz1 = dh * h * (1 - h)
     else:  # "of z": 1 - z**2, the derivative formula applied to the pre-activation
         dz1 = dh * (1 - z1**2)
     reduce = (lambda a: a.sum(axis=0)) if bias == "sum" else (lambda a: a.mean(axis=0))
@@ -162,7 +167,8 @@ def forward_values(ctx):
     if not close(out, want):
         for why, wrong in variants.items():
             if close(out, wrong):
-                fail(f"forward() output matches a network with {why}")
+                fail(f"forward() output matches a network with {why}. Against the reference: "
+                     f"{describe_difference(out, want)}")
     expect_close(out, want, "forward() output", atol=1e-10, rtol=1e-10)
 
 
@@ -225,8 +231,8 @@ def ce_values(ctx):
         if math.isclose(loss, -want, rel_tol=1e-9):
             fail(f"the loss is {loss:.6g}, minus the reference: cross-entropy is -log p(correct class)")
         if math.isclose(loss, dim0, rel_tol=1e-9):
-            fail("the loss matches softmax over the batch axis (axis=0); each row is one example, "
-                 "so normalise over the classes (axis=1)")
+            fail(f"the loss is {loss:.6g}; expected {want:.6g}: it matches softmax over the batch axis (axis=0); "
+                 "each row is one example, so normalise over the classes (axis=1)")
     expect_close(loss, want, "softmax_cross_entropy() loss", atol=1e-10, rtol=1e-10)
 
     dscores = as_array(dscores, "dL/dscores")
@@ -236,7 +242,7 @@ def ce_values(ctx):
     probs /= probs.sum(1, keepdims=True)
     if close(dscores, probs / n):
         fail("dL/dscores equals softmax(scores) / N: subtract 1 at each example's true class "
-             "(dscores[n, y[n]] -= 1) before dividing by N")
+             f"(dscores[n, y[n]] -= 1) before dividing by N. {describe_difference(dscores, num)}")
     c = scale_of(dscores, num)
     why = c is not None and name_factor(c, [
         (n, f"you forgot to divide by the batch size: ratio = batch size N = {n}. The loss is a mean "
@@ -295,6 +301,8 @@ def check_backward(ctx, loss_kind):
     right = ref_backward(X, p, dout)
     no_act = ref_backward(X, p, dout, derivative="none")
     of_z = ref_backward(X, p, dout, derivative="of z")
+    one_minus_h = ref_backward(X, p, dout, derivative="1 - h")
+    sigmoid_like = ref_backward(X, p, dout, derivative="sigmoid")
     averaged = ref_backward(X, p, dout, bias="mean")
     sizes = {"W1": (d, h), "b1": (h,), "W2": (h, k), "b2": (k,)}
     labels = {"W1": ("D", "H"), "b1": ("H",), "W2": ("H", "K"), "b2": ("K",)}
@@ -311,15 +319,25 @@ def check_backward(ctx, loss_kind):
             fail(f"d{name} has shape {g.shape}, one row per example: the bias is shared by all N = {n} "
                  f"examples, so its gradient is the sum over the batch (axis=0), shape {sizes[name]}")
         expect_shape(g, sizes[name], f"gradient d{name}", labels=labels[name])
+        numbers = describe_difference(g, right[name], atol=1e-9, rtol=1e-6)
         if name in ("W1", "b1") and not close(g, right[name]):
             if close(g, no_act[name]):
                 fail(f"d{name} matches the gradient without the tanh derivative ({where}): on the way back "
-                     "through the hidden layer multiply by tanh'(z1) = 1 - h**2 (dz1 = dh * (1 - h**2))")
+                     "through the hidden layer multiply by tanh'(z1) = 1 - h**2 (dz1 = dh * (1 - h**2)). "
+                     f"d{name}: {numbers}")
             if close(g, of_z[name]):
-                fail(f"d{name} uses 1 - z1**2; the tanh derivative is 1 - tanh(z1)**2 = 1 - h**2 ({where})")
+                fail(f"d{name} uses 1 - z1**2; the tanh derivative is 1 - tanh(z1)**2 = 1 - h**2 ({where}). "
+                     f"d{name}: {numbers}")
+            if close(g, one_minus_h[name]):
+                fail(f"d{name} uses 1 - h as the tanh derivative; it is 1 - h**2 (tanh'(z) = 1 - tanh(z)**2), "
+                     f"so dz1 = dh * (1 - h**2) ({where}). d{name}: {numbers}")
+            if close(g, sigmoid_like[name]):
+                fail(f"d{name} uses h * (1 - h), the derivative of the sigmoid; for tanh it is 1 - h**2 "
+                     f"({where}). d{name}: {numbers}")
         if name.startswith("b") and close(g, averaged[name]) and not close(g, right[name]):
             fail(f"d{name} is the mean over the batch, 1/N = 1/{n} of the right value: dout already carries "
-                 "the 1/N of the loss, so the bias gradient is the plain sum over the batch (axis=0)")
+                 f"the 1/N of the loss, so the bias gradient is the plain sum over the batch (axis=0). "
+                 f"d{name}: {numbers}")
         c = scale_of(g, right[name])
         why = c is not None and name_factor(c, [
             (1 / n, f"ratio 1/N = 1/{n}: you divided by the batch size again; dout already includes the 1/N "
@@ -356,14 +374,16 @@ def sgd(ctx):
     for name in NAMES:
         new = as_array(params.get(name), f'params["{name}"] after sgd_step()')
         expect_shape(new, p0[name].shape, f'params["{name}"] after sgd_step()')
+        numbers = describe_difference(new, p0[name] - lr * g[name], atol=1e-12, rtol=1e-12)
         if close(new, p0[name] + lr * g[name]):
             fail(f'params["{name}"] moved to W + lr * grad: the wrong sign. The gradient points uphill; '
-                 "gradient descent steps against it: W -= lr * grad")
+                 f"gradient descent steps against it: W -= lr * grad. {numbers}")
         if close(new, p0[name]):
             fail(f'params["{name}"] did not change. Update it in place (params[name] -= lr * grads[name]); '
-                 "rebinding a loop variable (p = p - lr * g) does not change the dict")
+                 f"rebinding a loop variable (p = p - lr * g) does not change the dict. {numbers}")
         if close(new, p0[name] - g[name]):
-            fail(f'params["{name}"] moved by the whole gradient: multiply it by the learning rate lr = {lr}')
+            fail(f'params["{name}"] moved by the whole gradient: multiply it by the learning rate lr = {lr}. '
+                 f"{numbers}")
         expect_close(new, p0[name] - lr * g[name], f'params["{name}"] after sgd_step()', atol=1e-12, rtol=1e-12)
 
 

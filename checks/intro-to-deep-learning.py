@@ -67,11 +67,28 @@ def shares(ctx):
              f"{float(t[0]):g}: your tensor is a copy (torch.tensor copies; torch.from_numpy shares)")
 
 
+def call_slope(ft, x):
+    """polynomial_and_slope(x), with the two classic autograd errors named."""
+    try:
+        return ft.polynomial_and_slope(x)
+    except RuntimeError as exc:
+        if "does not require grad" not in str(exc):
+            raise
+        fail(f"polynomial_and_slope({x}): backward() found nothing to differentiate ({exc}): make the "
+             "tensor with requires_grad=True")
+    except AttributeError as exc:
+        if "'NoneType'" not in str(exc):
+            raise
+        fail(f"polynomial_and_slope({x}): a .grad was None ({exc}): read .grad of the leaf tensor you made "
+             "with requires_grad=True (one made from it by .to(), .double() or arithmetic is not a leaf and "
+             "keeps no .grad)")
+
+
 @check("polynomial_and_slope() returns y and dy/dx from autograd", task="autograd")
 def slope(ctx):
     ft = ctx.load("first_tensors")
     for x in (2.0, -1.5, 0.0, 0.7):
-        result = ft.polynomial_and_slope(x)
+        result = call_slope(ft, x)
         expect(isinstance(result, tuple) and len(result) == 2,
                f"polynomial_and_slope({x}) returned {type(result).__name__}; expected a (y, slope) tuple")
         y, dy = result

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from tutor.checking import check, expect, expect_close, expect_shape, fail
+from tutor.checking import check, describe_difference, expect, expect_close, expect_shape, fail
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -92,9 +92,9 @@ def compare(actual, expected: torch.Tensor, call: str, variants: list[tuple[torc
         return
     for wrong, explanation in variants:
         if close(actual, wrong, atol, rtol):
-            shown = f"{float(actual):.6g}" if actual.dim() == 0 else f"shape {tuple(actual.shape)}"
-            want = f"{float(expected):.6g}" if expected.dim() == 0 else "PyTorch's values"
-            fail(f"{call} gives {shown}, PyTorch gives {want}: {explanation}")
+            numbers = describe_difference(actual.detach().double().cpu(), expected.detach().double().cpu(),
+                                          atol=atol, rtol=rtol)
+            fail(f"{call} differs from PyTorch: {explanation}. {numbers[0].upper()}{numbers[1:]}")
     if actual.dim() == 0 and expected.dim() == 0:
         expect_close(actual, expected, call, atol=atol, rtol=rtol)
     expect_shape(actual, tuple(expected.shape), call)

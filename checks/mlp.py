@@ -209,6 +209,11 @@ def mlp_shapes(ctx):
         expect(abs(ratio - 1) <= MLP_STD_TOL,
                f"init_mlp({sizes}): layer {k} has W std {np.std(W):.4g}; expected 1/sqrt({n_in}) = "
                f"{1 / np.sqrt(n_in):.4g}. Build each layer with init_layer(sizes[k], sizes[k + 1], rng)")
+    first, second = (np.ravel(params[k][0])[:4] * np.sqrt(sizes[k]) for k in (0, 1))
+    if np.allclose(first, second):
+        fail(f"init_mlp({sizes}): layers 1 and 2 start with the same draws (times sqrt(n_in): "
+             f"{np.round(first, 4).tolist()} and {np.round(second, 4).tolist()}): each layer made a new generator "
+             "with the same seed. Pass the one rng init_mlp is given to every init_layer call, in order")
     again = model.init_mlp(sizes, np.random.default_rng(ctx.seed))
     expect(not np.array_equal(np.ravel(params[0][0])[:8], np.ravel(params[1][0])[:8]) and
            np.array_equal(params[1][0], again[1][0]),
@@ -267,6 +272,9 @@ def expect_mlp(model, X, sizes, act, act_name, rng):
     params = [random_layer(rng, n_in, n_out) for n_in, n_out in zip(sizes[:-1], sizes[1:])]
     where = f"mlp_forward(X {X.shape}, params for sizes {sizes}, {act_name})"
     out = as_array(model.mlp_forward(X.copy(), [(W.copy(), b.copy()) for W, b in params], act), where)
+    if out.shape != (X.shape[0], sizes[-1]) and (story := mlp_story(model, X, params, act, out)):
+        fail(f"{where} has shape {out.shape}; expected (batch, n_out) = {(X.shape[0], sizes[-1])}. "
+             f"Looks like {story}.")
     expect_shape(out, (X.shape[0], sizes[-1]), where, labels=("batch", "n_out"))
     torch_act = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid}[act_name]
     layers: list[nn.Module] = []

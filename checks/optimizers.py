@@ -272,14 +272,15 @@ def batches_cover(ctx):
         fail(f"{call}: {' and '.join(what)}. One epoch visits each sample exactly once: sampling with "
              "replacement (torch.randint) repeats some and misses others; use a permutation, "
              "torch.randperm(n, generator=generator)")
-    expect(sizes == [bs] * (n // bs) + [n % bs],
-           f"{call} gave batch sizes {sizes}; expected {n // bs} batches of {bs} and a last one of {n % bs}")
     if torch.equal(every, torch.arange(n)):
         fail(f"{call} visits the samples in order 0, 1, ..., {n - 1}: not shuffled. Draw the order "
              "with torch.randperm(n, generator=generator), so consecutive batches are not correlated")
     if all(torch.equal(b.sort().values, torch.arange(int(b.min()), int(b.min()) + len(b))) for b in batches):
-        fail(f"{call}: every batch is a contiguous block of indices, only the batch order is shuffled. "
-             "Shuffle the samples themselves (a permutation of 0..n-1, then cut it into batches)")
+        fail(f"{call}: every batch is a contiguous block of indices (batch 0 is {batches[0].sort().values.tolist()}), "
+             "only the batch order is shuffled. Shuffle the samples themselves (a permutation of 0..n-1, "
+             "then cut it into batches)")
+    expect(sizes == [bs] * (n // bs) + [n % bs],
+           f"{call} gave batch sizes {sizes}; expected {n // bs} batches of {bs} and a last one of {n % bs}")
 
 
 @check("minibatches() gives batch GD (one batch), SGD (size 1), a new order each epoch, and uses the generator",
@@ -303,12 +304,13 @@ def batches_modes(ctx):
     first = torch.cat(collect(om, n, 8, gen))
     second = torch.cat(collect(om, n, 8, gen))
     if torch.equal(first, second):
-        fail("two epochs drawn with the same generator came out in the same order: reshuffle every "
-             "epoch (a new torch.randperm each time minibatches() is called)")
+        fail(f"two epochs drawn with the same generator came out in the same order ({first[:6].tolist()} ... "
+             "both times): reshuffle every epoch (a new torch.randperm each time minibatches() is called)")
     again = torch.cat(collect(om, n, 8, torch.Generator().manual_seed(ctx.seed)))
     if not torch.equal(first, again):
-        fail("two fresh generators with the same seed gave different orders: the generator argument is "
-             "ignored. Pass it on: torch.randperm(n, generator=generator), so a run can be reproduced")
+        fail(f"two fresh generators with the same seed gave different orders ({first[:6].tolist()} ... and "
+             f"{again[:6].tolist()} ...): the generator argument is ignored. Pass it on: "
+             "torch.randperm(n, generator=generator), so a run can be reproduced")
     collect(om, n, 8, None)  # generator=None must work too (the global RNG)
 
 
@@ -361,8 +363,8 @@ def train_step_twice(ctx):
             if call == 2 and torch.allclose(p, a, atol=1e-6, rtol=1e-5):
                 fail("gradients accumulated: did you forget optimizer.zero_grad()? After the second "
                      f"call, '{name}' equals an update with the sum of both batches' gradients "
-                     f"({p.detach().flatten().tolist()}); backward() adds into .grad, so clear it "
-                     "before every backward()")
+                     f"({p.detach().flatten().tolist()}; with zero_grad() it is {r.detach().flatten().tolist()}); "
+                     "backward() adds into .grad, so clear it before every backward()")
             expect_close(p, r, f"call {call}: parameter '{name}' after train_step()", atol=1e-6, rtol=1e-5)
 
 

@@ -234,6 +234,12 @@ def train_and_trace(ctx):
     if history != AND_HISTORY:
         told = f"train(AND, lr=1, max_epochs=50) gave the mistakes per epoch {short(history)}; expected {AND_HISTORY}"
         no_stop = ref_train(X, y, 1.0, 50, stop=False)[2]
+        per_epoch = np.diff([0] + history).tolist()
+        if len(history) > 1 and per_epoch == no_stop[:len(per_epoch)] and history != per_epoch:
+            fail(f"{told}. The counts only grow: the mistake counter is never reset to 0 at the start of an "
+                 f"epoch, so each entry adds the earlier epochs' mistakes (epoch by epoch they are "
+                 f"{short(per_epoch)}, and the 0 of epoch {len(AND_HISTORY)} never shows). Set mistakes = 0 "
+                 "inside the epoch loop.")
         if history == no_stop or (len(history) > len(AND_HISTORY) and history[:len(AND_HISTORY)] == AND_HISTORY):
             fail(f"{told}. It kept going after epoch {len(AND_HISTORY)}, which had no mistakes: "
                  "stop (break) after the first error-free epoch.")

@@ -62,6 +62,7 @@ class RunRequest:
     timeout: float = DEFAULT_TIMEOUT  # seconds for the checks, from the child's 'started' event
     startup_timeout: float = STARTUP_TIMEOUT  # seconds for the child to import torch and start
     max_memory_mib: float | None = None  # RLIMIT_DATA of the child (None: no limit)
+    stop_on_failure: bool = False  # skip the checks after the first failure (verify's mutant runs)
 
 
 @dataclass
@@ -161,6 +162,7 @@ class CheckRun:
         return json.dumps({
             "day": r.day, "script": str(r.script), "source": str(r.source), "seed": r.seed,
             "device": r.device, "workdir": self._workdir, "max_memory_mib": r.max_memory_mib,
+            "stop_on_failure": r.stop_on_failure,
             "events_fd": events_fd, "token": self._token,
         }).encode()
 

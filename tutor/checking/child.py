@@ -173,11 +173,14 @@ def run_checks(request: dict[str, Any], stream: events.TokenStream, prepared: tu
     )
     passed = failed = 0
     load_error: str | None = None
+    stop_on_failure = bool(request.get("stop_on_failure"))  # verify's mutants need only the first failure
     for index, chk in enumerate(checks):
         ctx.current = chk.name
-        if load_error is not None:
+        if load_error is not None or (stop_on_failure and failed):
+            reason = ("your exercise could not be loaded (see above)" if load_error is not None
+                      else "an earlier check failed (verify stops at the first failure)")
             events.write(stream, events.CHECK, name=chk.name, task=chk.task, status=events.SKIPPED,
-                         message="skipped: your exercise could not be loaded (see above)", seconds=0.0)
+                         message=f"skipped: {reason}", seconds=0.0)
             failed += 1
             continue
         determinism.seed_everything(seed)
