@@ -114,7 +114,8 @@ def looks_damaged(path: Path) -> str:
 @contextmanager
 def connect(path: Path, write: bool = False, readonly: bool = False) -> Iterator[sqlite3.Connection]:
     """One short connection; `write` wraps it in BEGIN IMMEDIATE ... COMMIT."""
-    target = f"file:{path}?mode=ro" if readonly else str(path)
+    # immutable: a read-only WAL database in a folder we may not write to cannot get its -shm file
+    target = f"file:{path}?mode=ro&immutable=1" if readonly else str(path)
     conn = sqlite3.connect(target, uri=readonly, timeout=BUSY_TIMEOUT_S, isolation_level=None)
     try:
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")

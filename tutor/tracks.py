@@ -188,6 +188,8 @@ class Outline:
                     lesson = lessons.get(slug)
                     kind = "lesson" if lesson else ("broken" if slug in broken else "planned")
                     title, summary = (lesson.title, lesson.summary) if lesson else titles.get(slug, (slug, ""))
+                    if kind == "broken":
+                        summary = broken[slug]  # the error, for the fronts to show
                     entries.append(replace(base, key=key, title=title, kind=kind, slug=slug, lesson=lesson,
                                            summary=summary or item.summary))
             yield OutlineGroup(gi, group.label, group.title, tuple(entries))

@@ -117,6 +117,10 @@ class LessonView(VerticalScroll):
         text.append(f"{mark} {status}", style=style)
         lesson = entry.lesson
         if lesson is None:
+            if entry.kind == "broken":
+                text.append("\n\nThis lesson's file is invalid, so it cannot be shown:\n", style="italic")
+                text.append(entry.summary, style="red")
+                return Group(text)
             if entry.kind == "reading":
                 text.append("\n\nSelf-work and reading: no exercise to check. ", style="italic")
             else:
