@@ -14,7 +14,17 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from tutor.checking import check, expect, expect_metric, expect_type, fail
+from tutor.checking import (
+    check,
+    expect,
+    expect_metric,
+    expect_type,
+    fail,
+    float64_device,
+    forbid,
+    forbid_subclass,
+    optimizer_alongside,
+)
 
 F64 = torch.float64
 STEPS = 50
@@ -52,7 +62,9 @@ MISTAKES = {
     "bc_v_only": "only v is bias-corrected: m̂ = m/(1−β1ᵗ) is missing",
     "eps_inside": "eps is inside the square root: m̂/√(v̂ + ε). PyTorch uses m̂/(√v̂ + ε); the difference "
     "is largest where gradients are small (parameter 'tiny' has gradients ~1e-6)",
-    "eps_hat": "it uses the paper's rearranged step lr·√(1−β2ᵗ)/(1−β1ᵗ) · m/(√v + ε), where ε meets v before "
+    "step_from_zero": "it is nan/inf from step 1: (1 − βᵗ) is 0 when t starts at 0; t must be 1 at the first step "
+    "(increment the step count before using it)",
+    "eps_hat": "it matches a known variant (sound maths, but not PyTorch's): the paper's rearranged step lr·√(1−β2ᵗ)/(1−β1ᵗ) · m/(√v + ε), where ε meets v before "
     "the bias correction. torch.optim.Adam computes m̂/(√v̂ + ε) with m̂ = m/(1−β1ᵗ), v̂ = v/(1−β2ᵗ)",
     "betas_swapped": "β1 and β2 are swapped: m = β1·m + (1−β1)·g (β1 = {beta1}), v = β2·v + (1−β2)·g² "
     "(β2 = {beta2})",
@@ -68,6 +80,8 @@ MISTAKES = {
     "wd_after": "the decay is applied after the Adam step, to the new p; torch.optim.AdamW decays the old p "
     "first: p ← p·(1 − lr·λ), then p ← p − lr·m̂/(√v̂ + ε)",
     # any optimizer
+    "none_as_zero": "parameter 'late' has no gradient (p.grad is None) for its first 5 steps and your step treated "
+    "it as zero, so its state (and weight decay) moved it: skip such parameters (`if p.grad is None: continue`)",
     "hardcoded": "it matches PyTorch's DEFAULT {names} ({defaults}) instead of the values passed ({given}): read "
     "them from `group` rather than writing the numbers into step()",
     "defaults": "parameter group 1 has its own hyperparameters (lr={lr1}), but your step used the values from "
@@ -78,9 +92,9 @@ VARIANTS = {
     "sgd": ["dampened", "no_momentum", "nesterov", "defaults", "hardcoded"],
     "rmsprop": ["rms_eps_inside", "alpha_inverted", "no_sqrt", "rms_bias_corrected", "defaults", "hardcoded"],
     "adam": ["no_bias_correction", "bc_m_only", "bc_v_only", "eps_inside", "eps_hat", "betas_swapped",
-             "global_step", "wd_decoupled", "wd_ignored", "defaults", "hardcoded"],
+             "global_step", "step_from_zero", "wd_decoupled", "wd_ignored", "defaults", "hardcoded"],
     "adamw": ["wd_coupled", "wd_no_lr", "wd_after", "wd_ignored", "no_bias_correction", "bc_m_only", "bc_v_only",
-              "eps_inside", "eps_hat", "betas_swapped", "global_step", "defaults", "hardcoded"],
+              "eps_inside", "eps_hat", "betas_swapped", "global_step", "step_from_zero", "defaults", "hardcoded"],
 }
 
 # PyTorch's defaults for everything but lr: what a learner who hard-codes the numbers uses.
@@ -104,7 +118,9 @@ def simulate(kind: str, init: dict, grads: list, hyper: dict, group1: dict, vari
     for t in range(len(grads)):
         for name in PARAMS:
             g = grads[t][name]
-            if g is None:
+            if g is None and variant == "none_as_zero":
+                g = torch.zeros_like(params[name])
+            elif g is None:
                 continue
             h = dict(hyper)
             if PARAMS[name][2] == 1 and variant != "defaults":
@@ -152,7 +168,7 @@ def update(kind, p, g, st, h, variant, counter):
     wd = h.get("weight_decay", 1e-2 if kind == "adamw" else 0.0)   # the constructors' defaults
     st["t"] = st.get("t", 0) + 1
     counter[0] += 1
-    t = counter[0] if variant == "global_step" else st["t"]
+    t = counter[0] if variant == "global_step" else st["t"] - 1 if variant == "step_from_zero" else st["t"]
     decoupled = kind == "adamw"
     if variant in ("wd_decoupled",):
         decoupled = True
@@ -188,17 +204,12 @@ def update(kind, p, g, st, h, variant, counter):
 # --- running the learner's optimizer and torch's side by side -----------------------------
 
 
-def f64_device(ctx) -> torch.device:
-    """Where the float64 runs happen: the check's device, except MPS (no float64 there)."""
-    return torch.device("cpu") if ctx.device.type == "mps" else ctx.device
-
-
 def make_run(ctx) -> tuple[dict, list]:
     """Initial parameters and STEPS gradients per parameter (identical for both runs)."""
     init, grads = {}, []
     drift = {}
     for name, (shape, scale, _) in PARAMS.items():
-        init[name] = torch.randn(*shape, generator=ctx.gen, dtype=F64).to(f64_device(ctx))
+        init[name] = torch.randn(*shape, generator=ctx.gen, dtype=F64).to(float64_device(ctx))
         drift[name] = torch.randn(*shape, generator=ctx.gen, dtype=F64)
     for t in range(STEPS):
         step = {}
@@ -207,7 +218,7 @@ def make_run(ctx) -> tuple[dict, list]:
                 step[name] = None
                 continue
             noise = torch.randn(*shape, generator=ctx.gen, dtype=F64)
-            step[name] = (scale * (0.7 * drift[name] + noise)).to(f64_device(ctx))
+            step[name] = (scale * (0.7 * drift[name] + noise)).to(float64_device(ctx))
         grads.append(step)
     return init, grads
 
@@ -218,79 +229,58 @@ def param_groups(tensors: dict, group1: dict) -> list[dict]:
     return [{"params": group0}, {"params": group1_params, **group1}]
 
 
-def do_step(opt, label: str) -> None:
-    """opt.step(), turning the classic autograd complaint into advice."""
-    try:
-        opt.step()
-    except RuntimeError as exc:
-        if "leaf Variable that requires grad" in str(exc) or "in-place operation" in str(exc):
-            fail(f"{label}.step() changed a parameter in place while autograd was recording: decorate step with "
-                 "@torch.no_grad() (the starter has it), or update p.data")
-        raise
-    except (TypeError, AttributeError) as exc:
-        if "NoneType" in str(exc) or "None" in str(exc):
-            fail(f"{label}.step() failed on a parameter without a gradient ({type(exc).__name__}: {exc}). "
-                 f"Parameter 'late' has p.grad None for its first {LATE} steps, as a frozen or unused parameter "
-                 "would: skip it with `if p.grad is None: continue`")
-        raise
+BUILD_IT = "the exercise is to write the update yourself, on torch.optim.Optimizer, from torch operations"
+# torch.optim's own optimizers: the learner's classes may not be, extend or call them (AdamW, a subclass
+# of Adam, comes first so that the message names it).
+TORCH_OPTIMIZERS = (torch.optim.SGD, torch.optim.RMSprop, torch.optim.AdamW, torch.optim.Adam, torch.optim.Adagrad,
+                    torch.optim.Adamax, torch.optim.NAdam, torch.optim.RAdam, torch.optim.Adadelta)
 
 
-def trajectory(cls, init: dict, grads: list, hyper: dict, group1: dict, label: str) -> list[dict]:
-    """Run an optimizer class over the gradients; the parameters after every step."""
-    tensors = {k: v.clone().requires_grad_(True) for k, v in init.items()}
-    opt = cls(param_groups(tensors, group1), **hyper)
+def guarded(opt, label: str):
+    """The learner's optimizer, its step() run under the ban on torch.optim's and with the classic
+    complaints (in-place on a leaf, a gradient of None) turned into advice."""
     expect_type(opt, torch.optim.Optimizer, f"{label}(...)")
-    history = []
-    for step in grads:
-        for name, p in tensors.items():
-            p.grad = None if step[name] is None else step[name].clone()
-        do_step(opt, label)
-        history.append({k: v.detach().clone() for k, v in tensors.items()})
-    return history
+    step = opt.step
 
+    def checked_step(closure=None):
+        try:
+            with forbid(*TORCH_OPTIMIZERS, reason=BUILD_IT, caller=f"{label}.step()"):
+                return step(closure)
+        except RuntimeError as exc:
+            if "leaf Variable that requires grad" in str(exc) or "in-place operation" in str(exc):
+                fail(f"{label}.step() changed a parameter in place while autograd was recording: decorate step "
+                     "with @torch.no_grad() (the starter has it), or update p.data")
+            raise
+        except (TypeError, AttributeError) as exc:
+            if "None" in str(exc):
+                fail(f"{label}.step() failed on a parameter without a gradient ({type(exc).__name__}: {exc}). "
+                     f"Parameter 'late' has p.grad None for its first {LATE} steps, as a frozen or unused "
+                     "parameter would: skip it with `if p.grad is None: continue`")
+            raise
 
-def close(a: torch.Tensor, b: torch.Tensor) -> bool:
-    return a.shape == b.shape and bool(torch.allclose(a.to(F64), b.to(F64), atol=ATOL, rtol=RTOL))
+    opt.step = checked_step
+    return opt
 
 
 def compare(ctx, kind: str, cls, torch_cls, hyper: dict, group1: dict, label: str) -> None:
     """Step by step against torch.optim; at the first difference, name it and the matching mistake."""
+    forbid_subclass(cls, *TORCH_OPTIMIZERS, reason=BUILD_IT, name=label)
     init, grads = make_run(ctx)
-    mine = trajectory(cls, init, grads, hyper, group1, label)
-    ref = trajectory(torch_cls, init, grads, hyper, group1, f"torch.optim.{torch_cls.__name__}")
-    for t in range(STEPS):
-        for name in PARAMS:
-            a, e = mine[t][name], ref[t][name]
-            if close(a, e):
-                continue
-            group = PARAMS[name][2]
-            diff = (a.to(F64) - e.to(F64)).abs()
-            idx = tuple(int(i) for i in np.unravel_index(int(torch.argmax(torch.nan_to_num(diff, nan=np.inf))),
-                                                          tuple(diff.shape)))
-            head = (f"{label}: parameter '{name}' (group {group}) first differs from torch.optim."
-                    f"{torch_cls.__name__} at step {t + 1} of {STEPS}: yours {a[idx].item():.10g}, torch "
-                    f"{e[idx].item():.10g} at index {idx} (abs difference {diff[idx].item():.3g})")
-            if not torch.isfinite(a).all():
-                fail(head + ". Yours is nan/inf: a division by zero? (1 − βᵗ) is 0 when t starts at 0; t must be "
-                     "1 at the first step")
-            hard = TORCH_DEFAULTS[kind]
-            fmt = {"lr1": group1.get("lr"), "beta1": hyper.get("betas", (None,))[0],
-                   "beta2": hyper.get("betas", (None, None))[1], "names": "/".join(hard),
-                   "defaults": ", ".join(f"{v}" for v in hard.values()),
-                   "given": ", ".join(f"{hyper.get(k)}" for k in hard)}
-            for variant in VARIANTS[kind]:
-                if variant == "defaults" and not group1:
-                    continue
-                wrong = simulate(kind, init, grads[: t + 1], hyper, group1, variant)
-                if close(a, wrong[t][name]) and not close(wrong[t][name], e):
-                    kind_of = ("a known variant (sound maths, but not PyTorch's)" if variant == "eps_hat"
-                               else "a classic mistake")
-                    fail(f"{head}. This matches {kind_of}: " + MISTAKES[variant].format(**fmt))
-            if name == "late" and t < LATE:
-                fail(head + ". 'late' has no gradient (p.grad is None) for its first steps: skip such parameters "
-                     "(`if p.grad is None: continue`) and leave their state alone")
-            fail(head + ". None of the classic mistakes matches; compare your update line by line with the "
-                 "formulas in the docstring")
+    hard = TORCH_DEFAULTS[kind]
+    fmt = {"lr1": group1.get("lr"), "beta1": hyper.get("betas", (None,))[0],
+           "beta2": hyper.get("betas", (None, None))[1], "names": "/".join(hard),
+           "defaults": ", ".join(f"{v}" for v in hard.values()), "given": ", ".join(f"{hyper.get(k)}" for k in hard)}
+
+    def replay(variant):
+        return lambda t: simulate(kind, init, grads[: t + 1], hyper, group1, variant)[t]
+
+    mistakes = [(MISTAKES[v].format(**fmt), replay(v)) for v in VARIANTS[kind] + ["none_as_zero"]
+                if not (v == "defaults" and not group1)]
+    optimizer_alongside(lambda p: guarded(cls(param_groups(p, group1), **hyper), label),
+                        lambda p: torch_cls(param_groups(p, group1), **hyper), params=init, grads=grads,
+                        name=label, mistakes=mistakes, atol=ATOL, rtol=RTOL,
+                        hint="None of the classic mistakes matches; compare your update line by line with the "
+                             "formulas in the docstring")
 
 
 # --- task: momentum -----------------------------------------------------------------------

@@ -25,10 +25,17 @@ from tutor.checking import (
     expect_decreasing,
     expect_finite,
     expect_gradcheck,
+    expect_match,
     expect_metric,
     expect_shape,
     expect_type,
     fail,
+    float64_device,
+    forbid,
+    forbid_subclass,
+    is_close,
+    step_alongside,
+    which_mistake,
 )
 
 F64 = torch.float64
@@ -51,6 +58,7 @@ FORWARD_MISTAKES = {
     "instance": "the statistics are per sample and channel over the spatial dims (InstanceNorm). BatchNorm "
     "pools each channel over the batch too: reduce over dims (0, 2, 3)",
     "no_affine": "γ (weight) and β (bias) are not applied: the output is x̂ itself. Return weight·x̂ + bias",
+    "eps_default": "it used eps = 1e-5 although eps = {eps} was given: pass the eps argument (a module's self.eps) on",
     "running_in_train": "training mode uses running_mean/running_var. In training, normalise with the batch's own "
     "mean and variance; the running estimates are for eval mode",
 }
@@ -87,9 +95,30 @@ GRAD_MISTAKES = {
 }
 
 
-def f64_device(ctx) -> torch.device:
-    """Where the float64 comparisons run: the check's device, except MPS (no float64 there)."""
-    return torch.device("cpu") if ctx.device.type == "mps" else ctx.device
+BUILD_IT = "the exercise is to write batch normalization yourself from torch operations (mean, var, sqrt)"
+TORCH_BN_MODULES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+
+
+def own(caller: str) -> forbid:
+    """A block in which PyTorch's batch norm (F.batch_norm, nn.BatchNorm*) is a named failure."""
+    return forbid(F.batch_norm, "native_batch_norm", *TORCH_BN_MODULES, reason=BUILD_IT, caller=caller)
+
+
+def learner_batch_norm(bn):
+    """The learner's batch_norm(), called under the ban on PyTorch's own; a shape error is explained."""
+
+    def call(x, *args):
+        try:
+            return own("batch_norm()").call(bn.batch_norm, x, *args)
+        except RuntimeError as exc:
+            if "size" not in str(exc) and "shape" not in str(exc):
+                raise
+            fail(f"batch_norm(x) for x of shape {tuple(x.shape)} raised RuntimeError: {exc}. The batch mean and "
+                 f"variance are per channel, of shape (C,) = ({x.shape[1]},): reduce over every dim except dim 1, "
+                 f"here dims {reduce_dims(x)}. Over dim 1 gives one statistic per sample (LayerNorm), over dim 0 "
+                 "alone one per channel and position")
+
+    return call
 
 
 # --- reference arithmetic -----------------------------------------------------------------
@@ -132,6 +161,8 @@ def train_output_variants(x, rm, rv, w, b, eps) -> dict[str, torch.Tensor]:
         "no_affine": normalised(x, dims, eps),
         "running_in_train": affine((x - per_channel(rm, x)) / torch.sqrt(per_channel(rv, x) + eps)),
     }
+    if abs(eps - 1e-5) > 1e-12:
+        out["eps_default"] = affine(normalised(x, dims, 1e-5))
     if x.dim() > 2:
         out["batch_only"] = affine(normalised(x, [0], eps))
         out["instance"] = affine(normalised(x, list(range(2, x.dim())), eps))
@@ -189,36 +220,34 @@ def grad_variants(x, w, b, g, eps) -> dict[str, dict[str, torch.Tensor]]:
 
 def close(a, b) -> bool:
     """Same shape and equal within the check's float64 tolerance (nan never matches)."""
-    if not isinstance(a, torch.Tensor) or a.shape != b.shape:
-        return False
-    a = a.detach().to(b.device, F64)
-    return bool(torch.allclose(a, b.detach().to(F64), atol=ATOL, rtol=RTOL))
+    return isinstance(a, torch.Tensor) and a.shape == b.shape and is_close(a, b, ATOL, RTOL) and bool(
+        torch.isfinite(a).all())
+
+
+def named(variants: dict, messages: dict, **fmt) -> list:
+    """A mistake table for expect_match: (the message of each variant, its value)."""
+    return [(messages[k.removesuffix("_b")].format(**fmt), v) for k, v in variants.items() if v is not None]
 
 
 def diagnose(actual, expected, variants: dict, messages: dict, what: str, **fmt) -> None:
-    """Pass if `actual` matches `expected`; else name the mistake whose result it matches."""
+    """Pass if `actual` matches `expected`; else name the mistake it matches, with the numbers."""
     expect_type(actual, torch.Tensor, what)
     expect_shape(actual, tuple(expected.shape), what)
-    if close(actual, expected):
-        return
-    for key, value in variants.items():
-        if value is not None and close(actual, value):
-            fail(f"{what} is off: {messages[key.removesuffix('_b')].format(**fmt)}")
-    expect_finite(actual, what)
-    expect_close(actual, expected, what, atol=ATOL, rtol=RTOL)
+    table = named(variants, messages, **fmt)
+    if not close(actual, expected) and which_mistake(actual, table, expected, ATOL, RTOL) is None:
+        expect_finite(actual, what)
+    expect_match(what, actual, expected, mistakes=table, atol=ATOL, rtol=RTOL, against="PyTorch")
 
 
 def diagnose_running(rm_new, rv_new, expected: dict, x, rm, rv, momentum, where: str) -> None:
-    """Name the running-statistics mistake, or report the difference."""
+    """Name the running-statistics mistake, with the numbers, or report the difference."""
     variants = running_variants(x, rm, rv, momentum)
     for name, actual in (("running_mean", rm_new), ("running_var", rv_new)):
         expect_type(actual, torch.Tensor, f"{name} {where}")
-        if close(actual, expected[name]):
-            continue
-        for key, v in variants.items():
-            if key != "right" and name in v and close(actual, v[name]):
-                fail(f"{name} {where} is off: " + RUNNING_MISTAKES[key.removesuffix("_b")].format(momentum=momentum))
-        expect_close(actual, expected[name], f"{name} {where}", atol=ATOL, rtol=RTOL)
+        table = [(RUNNING_MISTAKES[k.removesuffix("_b")].format(momentum=momentum), v[name])
+                 for k, v in variants.items() if k != "right" and name in v]
+        expect_match(f"{name} {where}", actual, expected[name], mistakes=table, atol=ATOL, rtol=RTOL,
+                     against="PyTorch")
 
 
 def expect_eval_leaves_stats(y, x, rm_now, rv_now, rm0, rv0, w, b, eps, what: str) -> None:
@@ -228,8 +257,9 @@ def expect_eval_leaves_stats(y, x, rm_now, rv_now, rm0, rv0, w, b, eps, what: st
     also = ""
     if isinstance(y, torch.Tensor) and close(y, eval_output_variants(x, rm0, rv0, w, b, eps)["batch_stats_in_eval"]):
         also = " It also normalised with the batch's own statistics: in eval, use the running estimates instead."
-    fail(f"{what} changed running_mean/running_var: eval mode must only read the running estimates (update them "
-         f"only in training mode: pass training=self.training).{also}")
+    change = max(float((rm_now - rm0).abs().max()), float((rv_now - rv0).abs().max()))
+    fail(f"{what} changed running_mean/running_var (max change {change:.3g}; expected 0): eval mode must only read "
+         f"the running estimates (update them only in training mode: pass training=self.training).{also}")
 
 
 def diagnose_grad(actual, expected, variants: dict, what: str) -> None:
@@ -273,6 +303,7 @@ EXPECTED_BUFFERS = ("running_mean", "running_var")
 def module_parts(m: nn.Module, cls: str) -> dict[str, torch.Tensor]:
     """weight, bias, running_mean, running_var of the learner's module, checked for kind and shape."""
     expect_type(m, nn.Module, f"{cls}(...)")
+    forbid_subclass(m, *TORCH_BN_MODULES, reason=BUILD_IT, name=cls)
     params = dict(m.named_parameters(recurse=False))
     buffers = dict(m.named_buffers(recurse=False))
     for name in EXPECTED_BUFFERS:
@@ -312,64 +343,57 @@ def build(cls, C: int, device, eps: float = 1e-5, momentum: float = 0.1, gen=Non
 
 
 def compare_modules(ctx, cls, torch_cls, shape, train_steps=4, eval_steps=2, momentum=0.1, eps=1e-5):
-    """Step the learner's module and PyTorch's side by side; name the first step that differs."""
-    C = shape[1]
-    mine = build(cls, C, f64_device(ctx), eps=eps, momentum=momentum, gen=ctx.gen)
-    ref = torch_cls(C, eps=eps, momentum=momentum).to(device=f64_device(ctx), dtype=F64)
-    with torch.no_grad():
-        ref.weight.copy_(mine.weight)
-        ref.bias.copy_(mine.bias)
-    name = cls.__name__
-    for step in range(train_steps + eval_steps):
-        training = step < train_steps
-        mine.train(training)
-        ref.train(training)
-        where = f"at step {step + 1} ({'train' if training else 'eval'} mode, input {tuple(shape)})"
-        x = batch(shape, ctx.gen, f64_device(ctx))
-        g = torch.randn(*shape, generator=ctx.gen, dtype=F64).to(f64_device(ctx))
-        rm0, rv0 = mine.running_mean.detach().clone(), mine.running_var.detach().clone()
-        w, b = mine.weight.detach().clone(), mine.bias.detach().clone()
-        x_mine = x.clone().requires_grad_(True)
-        x_ref = x.clone().requires_grad_(True)
-        y_mine = mine(x_mine)
-        y_ref = ref(x_ref)
-        if training:
-            variants = train_output_variants(x, rm0, rv0, w, b, eps)
-            diagnose(y_mine, y_ref.detach(), variants, FORWARD_MISTAKES, f"{name} output {where}")
-            expect_not_in_graph(mine.running_mean, "running_mean", where)
-            expect_not_in_graph(mine.running_var, "running_var", where)
-            diagnose_running(mine.running_mean, mine.running_var,
-                             {"running_mean": ref.running_mean, "running_var": ref.running_var},
-                             x, rm0, rv0, momentum, where)
-        else:
-            expect_eval_leaves_stats(y_mine, x, mine.running_mean, mine.running_var, rm0, rv0, w, b, eps,
-                                     f"{name} {where}")
-            variants = eval_output_variants(x, rm0, rv0, w, b, eps)
-            diagnose(y_mine, y_ref.detach(), variants, EVAL_MISTAKES, f"{name} output {where}")
-        (y_mine * g).sum().backward()
-        (y_ref * g).sum().backward()
-        gvars = grad_variants(x, w, b, g, eps) if training else {}
-        diagnose_grad(x_mine.grad, x_ref.grad, gvars, f"input gradient {where}")
-        diagnose_grad(mine.weight.grad, ref.weight.grad, {}, f"{name}.weight (γ) gradient {where}")
-        diagnose_grad(mine.bias.grad, ref.bias.grad, {}, f"{name}.bias (β) gradient {where}")
-        mine.zero_grad(set_to_none=True)
-        ref.zero_grad(set_to_none=True)
+    """Step the learner's module beside PyTorch's (step_alongside); name the first tensor that differs."""
+    dev = float64_device(ctx)
+    mine = build(cls, shape[1], dev, eps=eps, momentum=momentum, gen=ctx.gen)
+    forward, name = mine.forward, cls.__name__
+
+    def checked_forward(x):
+        with own(f"{name}.forward"):
+            y = forward(x)
+        if mine.training:
+            for buffer in EXPECTED_BUFFERS:
+                expect_not_in_graph(getattr(mine, buffer), buffer, f"after a training step of {name}")
+        return y
+
+    mine.forward = checked_forward
+
+    def mistakes(step):
+        x = step.inputs[0]
+        w, b, rm, rv = (step.before[k] for k in ("weight", "bias", "running_mean", "running_var"))
+        if step.mode == "eval":
+            right = running_variants(x, rm, rv, momentum)["right"]
+            changed = ("eval mode changed it: eval must only read the running estimates (update them only in "
+                       "training mode: pass training=self.training)")
+            return {"output": named(eval_output_variants(x, rm, rv, w, b, eps), EVAL_MISTAKES),
+                    **{k: [(changed, right[k])] for k in EXPECTED_BUFFERS}}
+        run = running_variants(x, rm, rv, momentum)
+        return {"output": named(train_output_variants(x, rm, rv, w, b, eps), FORWARD_MISTAKES, eps=eps),
+                "input.grad": [(why, lambda k=k: grad_variants(x, w, b, step.grad_output[0], eps)[k])  # after backward
+                               for k, why in GRAD_MISTAKES.items()],
+                **{k: [(RUNNING_MISTAKES[v.removesuffix("_b")].format(momentum=momentum), run[v][k])
+                       for v in run if v != "right" and k in run[v]] for k in EXPECTED_BUFFERS}}
+
+    step_alongside(mine, torch_cls(shape[1], eps=eps, momentum=momentum).to(device=dev, dtype=F64),
+                   inputs=lambda i: batch(shape, ctx.gen, dev), modes=("train",) * train_steps + ("eval",) * eval_steps,
+                   name=name, mistakes=mistakes, atol=ATOL, rtol=RTOL, seed=ctx.seed)
 
 
 def gradcheck_module(ctx, cls, shape, training: bool):
     """torch.autograd.gradcheck of the learner's forward w.r.t. x, weight and bias (float64)."""
     C = shape[1]
-    m = build(cls, C, f64_device(ctx), eps=1e-3, gen=ctx.gen)
+    m = build(cls, C, float64_device(ctx), eps=1e-3, gen=ctx.gen)
     with torch.no_grad():
-        m.running_mean.copy_(torch.randn(C, generator=ctx.gen, dtype=F64).to(f64_device(ctx)))
-        m.running_var.copy_((0.5 + torch.rand(C, generator=ctx.gen, dtype=F64)).to(f64_device(ctx)))
+        m.running_mean.copy_(torch.randn(C, generator=ctx.gen, dtype=F64).to(float64_device(ctx)))
+        m.running_var.copy_((0.5 + torch.rand(C, generator=ctx.gen, dtype=F64)).to(float64_device(ctx)))
     m.train(training)
-    x = batch(shape, ctx.gen, f64_device(ctx)).requires_grad_(True)
+    x = batch(shape, ctx.gen, float64_device(ctx)).requires_grad_(True)
     w = m.weight.detach().clone().requires_grad_(True)
     b = m.bias.detach().clone().requires_grad_(True)
 
     def forward(x, w, b):
-        return torch.func.functional_call(m, {"weight": w, "bias": b}, (x,))
+        with own(f"{cls.__name__}.forward"):
+            return torch.func.functional_call(m, {"weight": w, "bias": b}, (x,))
 
     mode = "training" if training else "eval"
     expect_gradcheck(forward, (x, w, b), f"{cls.__name__}.forward in {mode} mode (x, weight, bias), input {shape}")
@@ -380,14 +404,14 @@ def gradcheck_module(ctx, cls, shape, training: bool):
 
 @check("batch_norm() in training mode normalises each channel over the batch", task="functional")
 def functional_train(ctx):
-    bn = ctx.load("batchnorm")
+    batch_norm = learner_batch_norm(ctx.load("batchnorm"))
     for shape in ((8, 5), (6, 4, 7), (3, 4, 5, 5)):
-        x = batch(shape, ctx.gen, f64_device(ctx))
+        x = batch(shape, ctx.gen, float64_device(ctx))
         C = shape[1]
-        w, b = random_affine(C, ctx.gen, f64_device(ctx))
-        rm = torch.zeros(C, dtype=F64, device=f64_device(ctx))
-        rv = torch.ones(C, dtype=F64, device=f64_device(ctx))
-        y = bn.batch_norm(x, rm.clone(), rv.clone(), w, b, True, 0.1, 1e-5)
+        w, b = random_affine(C, ctx.gen, float64_device(ctx))
+        rm = torch.zeros(C, dtype=F64, device=float64_device(ctx))
+        rv = torch.ones(C, dtype=F64, device=float64_device(ctx))
+        y = batch_norm(x, rm.clone(), rv.clone(), w, b, True, 0.1, 1e-5)
         want = F.batch_norm(x, rm.clone(), rv.clone(), w, b, True, 0.1, 1e-5)
         variants = train_output_variants(x, rm, rv, w, b, 1e-5)
         diagnose(y, want, variants, FORWARD_MISTAKES, f"batch_norm(x) in training mode for x of shape {shape}")
@@ -395,38 +419,38 @@ def functional_train(ctx):
 
 @check("batch_norm() keeps eps inside the square root (tiny and zero variance)", task="functional")
 def functional_eps(ctx):
-    bn = ctx.load("batchnorm")
+    batch_norm = learner_batch_norm(ctx.load("batchnorm"))
     eps = 1e-2
-    x = batch((8, 4), ctx.gen, f64_device(ctx))
+    x = batch((8, 4), ctx.gen, float64_device(ctx))
     x[:, 0] = 3.0                       # a constant channel: variance exactly 0
     x[:, 1] = 1.0 + 0.01 * x[:, 1]      # variance around 1e-4, far below eps
-    w, b = random_affine(4, ctx.gen, f64_device(ctx))
-    rm = torch.zeros(4, dtype=F64, device=f64_device(ctx))
-    rv = torch.ones(4, dtype=F64, device=f64_device(ctx))
-    y = bn.batch_norm(x, rm.clone(), rv.clone(), w, b, True, 0.1, eps)
+    w, b = random_affine(4, ctx.gen, float64_device(ctx))
+    rm = torch.zeros(4, dtype=F64, device=float64_device(ctx))
+    rv = torch.ones(4, dtype=F64, device=float64_device(ctx))
+    y = batch_norm(x, rm.clone(), rv.clone(), w, b, True, 0.1, eps)
     want = F.batch_norm(x, rm.clone(), rv.clone(), w, b, True, 0.1, eps)
     variants = train_output_variants(x, rm, rv, w, b, eps)
     what = f"batch_norm(x, eps={eps}) with a constant channel and a channel of variance ~1e-4"
     expect_type(y, torch.Tensor, what)
     if not torch.isfinite(y).all():
         fail(f"{what} contains nan/inf: {FORWARD_MISTAKES['no_eps']}")
-    diagnose(y, want, variants, FORWARD_MISTAKES, what)
+    diagnose(y, want, variants, FORWARD_MISTAKES, what, eps=eps)
 
 
 @check("batch_norm() updates running_mean and running_var in place like PyTorch (momentum, unbiased var)",
        task="functional")
 def functional_running(ctx):
-    bn = ctx.load("batchnorm")
+    batch_norm = learner_batch_norm(ctx.load("batchnorm"))
     C = 5
     for momentum in (0.1, 0.25):
-        rm = torch.zeros(C, dtype=F64, device=f64_device(ctx))
-        rv = torch.ones(C, dtype=F64, device=f64_device(ctx))
+        rm = torch.zeros(C, dtype=F64, device=float64_device(ctx))
+        rv = torch.ones(C, dtype=F64, device=float64_device(ctx))
         rm_ref, rv_ref = rm.clone(), rv.clone()
-        w, b = random_affine(C, ctx.gen, f64_device(ctx))
+        w, b = random_affine(C, ctx.gen, float64_device(ctx))
         for step in range(4):
-            x = batch((8, C), ctx.gen, f64_device(ctx)).requires_grad_(True)
+            x = batch((8, C), ctx.gen, float64_device(ctx)).requires_grad_(True)
             rm0, rv0 = rm.clone(), rv.clone()
-            bn.batch_norm(x, rm, rv, w, b, True, momentum, 1e-5)
+            batch_norm(x, rm, rv, w, b, True, momentum, 1e-5)
             F.batch_norm(x.detach(), rm_ref, rv_ref, w, b, True, momentum, 1e-5)
             where = f"after training step {step + 1} with momentum={momentum} (batch of 8)"
             expect_not_in_graph(rm, "running_mean", where)
@@ -436,16 +460,16 @@ def functional_running(ctx):
 
 @check("batch_norm() in eval mode uses the running statistics and leaves them alone", task="functional")
 def functional_eval(ctx):
-    bn = ctx.load("batchnorm")
+    batch_norm = learner_batch_norm(ctx.load("batchnorm"))
     for shape in ((8, 5), (1, 5), (4, 3, 6)):
         C = shape[1]
-        x = batch(shape, ctx.gen, f64_device(ctx))
-        w, b = random_affine(C, ctx.gen, f64_device(ctx))
-        rm = torch.randn(C, generator=ctx.gen, dtype=F64).to(f64_device(ctx))
-        rv = (0.5 + 2 * torch.rand(C, generator=ctx.gen, dtype=F64)).to(f64_device(ctx))
+        x = batch(shape, ctx.gen, float64_device(ctx))
+        w, b = random_affine(C, ctx.gen, float64_device(ctx))
+        rm = torch.randn(C, generator=ctx.gen, dtype=F64).to(float64_device(ctx))
+        rv = (0.5 + 2 * torch.rand(C, generator=ctx.gen, dtype=F64)).to(float64_device(ctx))
         rm_mine, rv_mine = rm.clone(), rv.clone()
         what = f"batch_norm(x, training=False) for x of shape {shape}"
-        y = bn.batch_norm(x, rm_mine, rv_mine, w, b, False, 0.1, 1e-5)
+        y = batch_norm(x, rm_mine, rv_mine, w, b, False, 0.1, 1e-5)
         want = F.batch_norm(x, rm.clone(), rv.clone(), w, b, False, 0.1, 1e-5)
         expect_eval_leaves_stats(y, x, rm_mine, rv_mine, rm, rv, w, b, 1e-5, what)
         variants = eval_output_variants(x, rm, rv, w, b, 1e-5) if shape[0] > 1 else {}
@@ -454,17 +478,17 @@ def functional_eval(ctx):
 
 @check("gradients through batch_norm() (x, γ, β) match F.batch_norm in both modes", task="functional")
 def functional_grads(ctx):
-    bn = ctx.load("batchnorm")
+    batch_norm = learner_batch_norm(ctx.load("batchnorm"))
     for training in (True, False):
         for shape in ((8, 5), (4, 3, 6)):
             C = shape[1]
-            x = batch(shape, ctx.gen, f64_device(ctx))
-            g = torch.randn(*shape, generator=ctx.gen, dtype=F64).to(f64_device(ctx))
-            w0, b0 = random_affine(C, ctx.gen, f64_device(ctx))
-            rm = torch.randn(C, generator=ctx.gen, dtype=F64).to(f64_device(ctx))
-            rv = (0.5 + torch.rand(C, generator=ctx.gen, dtype=F64)).to(f64_device(ctx))
+            x = batch(shape, ctx.gen, float64_device(ctx))
+            g = torch.randn(*shape, generator=ctx.gen, dtype=F64).to(float64_device(ctx))
+            w0, b0 = random_affine(C, ctx.gen, float64_device(ctx))
+            rm = torch.randn(C, generator=ctx.gen, dtype=F64).to(float64_device(ctx))
+            rv = (0.5 + torch.rand(C, generator=ctx.gen, dtype=F64)).to(float64_device(ctx))
             grads = []
-            for fn in (bn.batch_norm, F.batch_norm):
+            for fn in (batch_norm, F.batch_norm):
                 xs = x.clone().requires_grad_(True)
                 w = w0.clone().requires_grad_(True)
                 b = b0.clone().requires_grad_(True)
@@ -525,9 +549,9 @@ def bn1d_sequence(ctx):
 @check("BatchNorm1d with a batch of one: ValueError in training, fine in eval", task="bn1d")
 def bn1d_batch_of_one(ctx):
     bn = ctx.load("batchnorm")
-    m = build(bn.BatchNorm1d, 4, f64_device(ctx), gen=ctx.gen)
+    m = build(bn.BatchNorm1d, 4, float64_device(ctx), gen=ctx.gen)
     m.train()
-    x = batch((1, 4), ctx.gen, f64_device(ctx))
+    x = batch((1, 4), ctx.gen, float64_device(ctx))
     raised = False
     try:
         m(x)
@@ -545,16 +569,18 @@ def bn1d_batch_of_one(ctx):
              "ValueError: one value per channel has no batch variance, so the output would be β alone." + broken)
     expect_finite(m.running_var, "running_var after the refused batch of one")
     # One sample with several positions still has more than one value per channel.
-    ref = nn.BatchNorm1d(4).to(device=f64_device(ctx), dtype=F64)
+    ref = nn.BatchNorm1d(4).to(device=float64_device(ctx), dtype=F64)
     with torch.no_grad():
         ref.weight.copy_(m.weight)
         ref.bias.copy_(m.bias)
         ref.running_mean.copy_(m.running_mean)
         ref.running_var.copy_(m.running_var)
-    x3 = batch((1, 4, 5), ctx.gen, f64_device(ctx))
+    x3 = batch((1, 4, 5), ctx.gen, float64_device(ctx))
     w, b = m.weight.detach().clone(), m.bias.detach().clone()
     rm0, rv0 = m.running_mean.detach().clone(), m.running_var.detach().clone()
-    diagnose(m(x3), ref(x3).detach(), train_output_variants(x3, rm0, rv0, w, b, 1e-5), FORWARD_MISTAKES,
+    with own("BatchNorm1d.forward"):
+        y3 = m(x3)
+    diagnose(y3, ref(x3).detach(), train_output_variants(x3, rm0, rv0, w, b, 1e-5), FORWARD_MISTAKES,
              "BatchNorm1d output in training mode for a (1, 4, 5) input (5 values per channel, so it must work)")
     m.eval()
     ref.eval()
@@ -613,6 +639,8 @@ def deep_structure(ctx):
         expect_type(model, nn.Module, label)
         expect(count(model, nn.BatchNorm1d) == 0,
                f"{label} uses torch's nn.BatchNorm1d; use your own BatchNorm1d from this file")
+        for layer in model.modules():
+            forbid_subclass(layer, *TORCH_BN_MODULES, reason=BUILD_IT, name=f"{type(layer).__name__} in {label}")
         n_linear = count(model, nn.Linear)
         expect(n_linear == 5, f"{label} has {n_linear} nn.Linear layers; expected depth + 1 = 5 (4 hidden, 1 output)")
         n_bn = count(model, bn.BatchNorm1d)
@@ -621,7 +649,8 @@ def deep_structure(ctx):
         n_relu = count(model, nn.ReLU)
         expect(n_relu == 4, f"{label} has {n_relu} nn.ReLU modules; expected one per hidden layer (4)")
         model.train()
-        out = model(torch.randn(16, 2, generator=ctx.gen))
+        with own(f"{label}'s forward"):
+            out = model(torch.randn(16, 2, generator=ctx.gen))
         expect_shape(out, (16, 3), f"{label}(x) for x of shape (16, 2)", labels=["batch", "classes"])
 
 

@@ -6,14 +6,68 @@ import math
 import torch
 from torch import nn
 
-from tutor.checking import check, expect, expect_close, expect_shape, expect_type, fail
+import torch.nn.functional as F
+
+from tutor.checking import (
+    check,
+    expect,
+    expect_close,
+    expect_preserves,
+    expect_rate,
+    expect_shape,
+    expect_type,
+    expect_within_sigmas,
+    fail,
+    float64_device,
+    forbid,
+)
 
 SIGMAS = 5  # statistical bounds: a correct dropout falls outside 5σ with probability < 1e-6
+BUILD_IT = "the exercise is to build the mask yourself (torch.rand_like(x) >= p, or torch.bernoulli)"
+TORCH_DROPOUT = (F.dropout, F.dropout1d, F.dropout2d, F.dropout3d, "feature_dropout", F.alpha_dropout,
+                 nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d)
+
+
+def own(module: nn.Module, name: str):
+    """The learner's module, called under the ban on PyTorch's dropout."""
+    return lambda x: forbid(*TORCH_DROPOUT, reason=BUILD_IT, caller=f"{name}.forward").call(module, x)
+
+
+def keeps_dtype_and_device(ctx, module: nn.Module, shape, name: str) -> None:
+    """module(x) keeps x's dtype (float16 and bfloat16 too) and device; a mask made on the CPU is named.
+
+    On a CPU-only machine the device is probed with a 'meta' input: a mask made with torch.rand(x.shape)
+    lands on the CPU and cannot be mixed with it, as it could not with a GPU tensor.
+    """
+    x = positive_input(shape, ctx)
+    advice = ("make the mask with torch.rand_like(x) (or torch.rand(..., device=x.device)), and multiply by a "
+              "boolean mask or one of x.dtype")
+    try:
+        expect_preserves(module, x, device=ctx.device, name=name)
+    except RuntimeError as exc:
+        if "device" not in str(exc):
+            raise
+        fail(f"{name} mixes devices for an input on {ctx.device}: {exc}. The mask was made on another device: {advice}")
+    if ctx.device.type != "cpu":
+        return
+    probe = torch.empty(shape, device="meta")
+    try:
+        out = module(probe)
+    except (RuntimeError, NotImplementedError) as exc:
+        if isinstance(exc, NotImplementedError) and "meta" not in str(exc).lower():
+            raise  # the starter's stub, or the learner's own
+        if "cpu" in str(exc).lower() and "meta" in str(exc):
+            fail(f"{name} made its mask on the CPU whatever the input's device (probed with an input on the 'meta' "
+                 f"device; on a GPU it fails the same way: {exc}): {advice}")
+        return  # an operation without a meta kernel is not the learner's fault
+    if isinstance(out, torch.Tensor) and out.device != probe.device:
+        fail(f"{name} for an input on device 'meta' returns a tensor on {out.device}: {advice}")
 
 
 def positive_input(shape, ctx, dtype=torch.float32):
     """Values in [0.5, 1.5): never zero, so a zero in the output always means 'dropped'."""
-    return (torch.rand(shape, generator=ctx.gen, dtype=dtype) + 0.5).to(ctx.device)
+    device = float64_device(ctx) if dtype == torch.float64 else ctx.device  # MPS has no float64
+    return (torch.rand(shape, generator=ctx.gen, dtype=dtype) + 0.5).to(device)
 
 
 def output_like(y, x, name):
@@ -21,14 +75,6 @@ def output_like(y, x, name):
     expect_shape(y, tuple(x.shape), name)
     expect(y.dtype == x.dtype, f"{name} has dtype {y.dtype}; the input was {x.dtype} (keep the input's dtype)")
     expect(y.device.type == x.device.type, f"{name} is on {y.device}; the input was on {x.device}")
-
-
-def binomial_bound(count, n, q, what, advice):
-    """`count` kept out of `n`, each kept with probability q: within SIGMAS standard deviations."""
-    sd = math.sqrt(n * q * (1 - q))
-    if abs(count - n * q) > SIGMAS * sd:
-        fail(f"{what}: {count} of {n} kept ({count / n:.3f}); expected {q:.3f}·{n} = {n * q:.0f} "
-             f"± {SIGMAS}σ = ±{SIGMAS * sd:.0f} (binomial σ = √(n·p·(1−p)) = {sd:.1f}). {advice}")
 
 
 def scale_diagnosis(ratio, p, name):
@@ -64,7 +110,7 @@ def eval_identity(ctx):
         expect(m.training, "a fresh Dropout should start in training mode (did you call self.eval() in __init__?)")
         m.eval()
         x = positive_input((400, 25), ctx)
-        y = m(x)
+        y = own(m, f"Dropout({p})")(x)
         output_like(y, x, f"Dropout({p}).eval()(x)")
         zeros = int((y == 0).sum())
         if zeros:
@@ -75,7 +121,8 @@ def eval_identity(ctx):
             fail(f"Dropout({p}) in eval mode multiplies by 1−p = {1 - p}: that is non-inverted dropout. "
                  "With inverted dropout the 1/(1−p) scaling is done in training and eval is the identity")
         if torch.allclose(ratio, torch.full_like(ratio, 1 / (1 - p)), rtol=1e-5):
-            fail(f"Dropout({p}) in eval mode divides by 1−p: the scaling belongs to training only; eval returns x")
+            fail(f"Dropout({p}) in eval mode divides by 1−p: output / input = {1 / (1 - p):.4g}, expected 1 (the "
+                 "identity). The scaling belongs to training only; eval returns x")
         expect_close(y, nn.Dropout(p).eval()(x), f"Dropout({p}).eval()(x) vs nn.Dropout({p}).eval()(x)", atol=0, rtol=0)
 
 
@@ -85,15 +132,22 @@ def keep_rate(ctx):
     for p in (0.2, 0.5, 0.8):
         m = mod.Dropout(p)
         x = positive_input((2000, 50), ctx)
-        y = m(x)
+        y = own(m, f"Dropout({p})")(x)
         output_like(y, x, f"Dropout({p})(x)")
         n, kept = x.numel(), int((y != 0).sum())
-        expect(kept < n, f"Dropout({p}) in training mode dropped nothing: is the mask applied, and do you "
-                         "test self.training (not self.eval)?")
+        expect(kept < n, f"Dropout({p}) in training mode dropped nothing ({kept} of {n} kept, about {(1 - p) * n:.0f} "
+                         "expected): is the mask applied, and do you test self.training (not self.eval)?")
+        mask = y != 0
+        for dim, what in ((0, "rows"), (1, "columns")):
+            first = mask.narrow(dim, 0, 1)
+            if bool((mask == first).all()):
+                fail(f"Dropout({p}) dropped the same positions in all {x.shape[dim]} {what} ({int(first.sum())} of "
+                     f"{first.numel()} kept in each): the mask is shared along dim {dim}. Draw one random number "
+                     "per element, a mask of x's full shape (torch.rand_like(x))")
         if p != 0.5 and abs(kept - n * p) <= SIGMAS * math.sqrt(n * p * (1 - p)):
             fail(f"Dropout({p}) kept {kept / n:.3f} of the elements, about p = {p}: you keep with probability p. "
                  f"p is the probability to DROP (as in nn.Dropout); keep with probability 1−p = {1 - p:.1f}")
-        binomial_bound(kept, n, 1 - p, f"Dropout({p}) in training", "Keep an element when rand ≥ p.")
+        expect_rate(f"Dropout({p}) in training: elements kept", kept, n, 1 - p, advice="Keep an element when rand ≥ p.")
 
 
 @check("Dropout scales kept elements by 1/(1−p), so the mean is preserved", task="dropout")
@@ -101,7 +155,7 @@ def scale_and_mean(ctx):
     mod = ctx.load("dropout")
     for p in (0.2, 0.75, 0.5):
         x = positive_input((2000, 25), ctx, dtype=torch.float64)
-        y = mod.Dropout(p)(x)
+        y = own(mod.Dropout(p), f"Dropout({p})")(x)
         output_like(y, x, f"Dropout({p})(x)")
         kept = y != 0
         expect(bool(kept.any()), f"Dropout({p}) dropped every element")
@@ -109,10 +163,8 @@ def scale_and_mean(ctx):
         # E[y] = x, Var[y_i] = x_i²·p/(1−p): the mean over n elements is within 5σ of the input's mean.
         n = x.numel()
         sd = math.sqrt(float((x**2).sum()) * p / (1 - p)) / n
-        diff = float(y.mean() - x.mean())
-        expect(abs(diff) <= SIGMAS * sd,
-               f"Dropout({p}): output mean {float(y.mean()):.5f} vs input mean {float(x.mean()):.5f}, a difference "
-               f"of {diff:.2g} ({abs(diff) / sd:.1f}σ; at most {SIGMAS}σ expected): the mean is not preserved")
+        expect_within_sigmas(f"Dropout({p}): output mean − input mean ({float(y.mean()):.5f} − {float(x.mean()):.5f})",
+                             float(y.mean() - x.mean()), 0.0, sd, advice="The mean is not preserved.")
 
 
 @check("the gradient flows only through kept elements, scaled by 1/(1−p)", task="dropout")
@@ -124,7 +176,7 @@ def gradient(ctx):
     output_like(y, x, f"Dropout({p})(x)")
     expect(y.requires_grad, "the output of Dropout does not require grad: it is cut from the graph "
                             "(.detach(), .data, torch.tensor(...) or numpy?), so nothing before it can learn")
-    g = torch.randn(x.shape, generator=ctx.gen, dtype=torch.float64).to(ctx.device)
+    g = torch.randn(x.shape, generator=ctx.gen, dtype=torch.float64).to(x.device)
     y.backward(g)
     expect(x.grad is not None, "x.grad is None after backward(): the output is not connected to x")
     kept = (y != 0).detach()
@@ -172,6 +224,12 @@ def fresh_mask(ctx):
         output_like(m(z), z, f"Dropout(0.5) on an input of shape {shape}")
 
 
+@check("Dropout keeps the input's dtype (float16 and bfloat16 too) and device", task="dropout")
+def dtype_and_device(ctx):
+    mod = ctx.load("dropout")
+    keeps_dtype_and_device(ctx, mod.Dropout(0.5), (64, 32), "Dropout(0.5)(x)")
+
+
 # --- Dropout2d -----------------------------------------------------------------
 
 N, C, H, W = 64, 32, 6, 5
@@ -182,7 +240,7 @@ def channels(ctx):
     mod = ctx.load("dropout")
     p = 0.3
     x = positive_input((N, C, H, W), ctx)
-    y = mod.Dropout2d(p)(x)
+    y = own(mod.Dropout2d(p), f"Dropout2d({p})")(x)
     output_like(y, x, f"Dropout2d({p})(x)")
     zeros = (y == 0).flatten(2).sum(-1)  # (N, C): zeros per channel
     partial = (zeros > 0) & (zeros < H * W)
@@ -199,7 +257,7 @@ def channels(ctx):
     if (keep == keep[:, 0:1]).all():
         fail(f"Dropout2d({p}) drops whole samples (all channels together): draw one number per channel, "
              "shape (N, C, 1, 1), not (N, 1, 1, 1)")
-    binomial_bound(int(keep.sum()), N * C, 1 - p, f"Dropout2d({p}): channels kept", "Keep a channel when rand ≥ p.")
+    expect_rate(f"Dropout2d({p}): channels kept", int(keep.sum()), N * C, 1 - p, advice="Keep a channel when rand ≥ p.")
     kept = y != 0
     scale_diagnosis(y[kept] / x[kept], p, f"Dropout2d({p})")
 
@@ -211,12 +269,16 @@ def channels_more(ctx):
     m = mod.Dropout2d(0.5).eval()
     y = m(x)
     output_like(y, x, "Dropout2d(0.5).eval()(x)")
+    zeros = int((y == 0).sum())
+    if zeros:
+        fail(f"Dropout2d(0.5) in eval mode zeroed {zeros} of {x.numel()} elements: it still drops. Return x "
+             "unchanged when self.training is False")
     expect_close(y, x, "Dropout2d(0.5) in eval mode (must return x unchanged)", atol=0, rtol=0)
     p = 0.4
     xg = x.clone().requires_grad_(True)
     y = mod.Dropout2d(p)(xg)
     expect(y.requires_grad, "the output of Dropout2d does not require grad: it is cut from the graph")
-    g = torch.randn(x.shape, generator=ctx.gen, dtype=torch.float64).to(ctx.device)
+    g = torch.randn(x.shape, generator=ctx.gen, dtype=torch.float64).to(x.device)
     y.backward(g)
     expect(xg.grad is not None, "x.grad is None after backward() through Dropout2d")
     expect_close(xg.grad, g * (y != 0) / (1 - p), f"d output / d x for Dropout2d({p})", atol=1e-12, rtol=1e-9)
@@ -224,7 +286,9 @@ def channels_more(ctx):
     y1 = mod.Dropout2d(1.0)(x)
     output_like(y1, x, "Dropout2d(1.0)(x)")
     expect(bool(torch.isfinite(y1).all()), "Dropout2d(1.0)(x) contains nan/inf: division by 1−p = 0; return zeros for p = 1")
-    expect(bool((y1 == 0).all()), "Dropout2d(1.0)(x) should be all zeros")
+    expect(bool((y1 == 0).all()),
+           f"Dropout2d(1.0)(x) should be all zeros; {int((y1 != 0).sum())} of {y1.numel()} elements are not")
+    keeps_dtype_and_device(ctx, mod.Dropout2d(0.5), (4, 6, 3, 3), "Dropout2d(0.5)(x)")
 
 
 # --- an MLP with dropout --------------------------------------------------------

@@ -20,6 +20,7 @@ from tutor.checking import (
     expect_shape,
     expect_type,
     fail,
+    fit,
 )
 from tutor.checking.digits import SyntheticDigits
 
@@ -85,7 +86,8 @@ def mean_std(ctx):
         fail(f"mean is {mean:.4g}: the pixels are still 0..255. Divide by 255 first "
              f"(the images the model sees are in [0, 1]; expected {want_mean:.4f})")
     if abs(mean - want_std) < 1e-4 and abs(std - want_mean) < 1e-4:
-        fail("mean and std are swapped: return (mean, std)")
+        fail(f"mean and std are swapped: yours ({mean:.4f}, {std:.4f}), expected ({want_mean:.4f}, {want_std:.4f}); "
+             "return (mean, std)")
     per_image = px.std(dim=(1, 2)).mean().item()
     if abs(std - per_image) < 1e-4 and abs(per_image - want_std) > 1e-3:
         fail(f"std is {std:.4f}, the average of each image's own std; the std over ALL pixels "
@@ -195,16 +197,7 @@ def model_values(ctx):
 
 
 def reference_epoch(model, loader, optimizer, device) -> list[float]:
-    model.train()
-    losses = []
-    for x, y in loader:
-        x, y = x.to(device), y.to(device)
-        optimizer.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
-    return losses
+    return fit(model, loader, F.cross_entropy, optimizer, device=device)
 
 
 def no_zero_grad_epoch(model, loader, optimizer, device) -> list[float]:
@@ -221,6 +214,37 @@ def no_zero_grad_epoch(model, loader, optimizer, device) -> list[float]:
 def frozen_losses(model, loader, device) -> list[float]:
     with torch.no_grad():
         return [F.cross_entropy(model(x.to(device)), y.to(device)).item() for x, y in loader]
+
+
+META = torch.device("meta")  # tensors without data: a batch left on the CPU cannot meet a model there
+
+
+def expect_batches_moved(run, name: str) -> None:
+    """run() calls the learner's function with a model on the 'meta' device and device='meta'.
+
+    A batch not moved with .to(device) meets the model's parameters on another device and PyTorch
+    refuses ("Tensor on device meta is not on the expected device cpu"), as it does on a GPU. Code that
+    moves everything fails later, at the first .item() (a meta tensor has no values): that is a pass.
+    """
+    try:
+        run()
+    except (RuntimeError, NotImplementedError) as exc:
+        if isinstance(exc, NotImplementedError) and "meta" not in str(exc).lower():
+            raise  # the starter's stub, or the learner's own
+        if "meta" in str(exc) and "cpu" in str(exc).lower():
+            fail(f"{name} computes with a batch left on the CPU while the model is on `device` (probed with "
+                 f"device 'meta'; on a GPU it fails the same way: {exc}). Move every batch: images, labels = "
+                 "images.to(device), labels.to(device)")
+
+
+@check("train_one_epoch() moves every batch to `device`", task="train")
+def training_device(ctx):
+    dig = ctx.load("hello_digits")
+    loader = tensor_loader(64, ctx.seed + 13, batch_size=32)
+    model = small_mlp().to(META)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+    expect_batches_moved(lambda: dig.train_one_epoch(model, loader, optimizer, nn.CrossEntropyLoss(), META),
+                         "train_one_epoch()")
 
 
 @check("train_one_epoch(): zero_grad, forward, loss, backward, step for every batch", task="train")
@@ -241,13 +265,15 @@ def training_loop(ctx):
     ref_model = copy.deepcopy(start)
     want = reference_epoch(ref_model, loader, torch.optim.SGD(ref_model.parameters(), lr=0.05, momentum=0.9), device)
     if not close(torch.tensor(losses), torch.tensor(want), atol=1e-4):
+        numbers = (f" (batch losses yours {[round(v, 4) for v in losses[:4]]}..., expected "
+                   f"{[round(v, 4) for v in want[:4]]}...)")
         acc_model = copy.deepcopy(start)
         acc = no_zero_grad_epoch(acc_model, loader, torch.optim.SGD(acc_model.parameters(), lr=0.05, momentum=0.9), device)
         if close(torch.tensor(losses), torch.tensor(acc), atol=1e-4):
-            fail("your losses match a loop without optimizer.zero_grad(): gradients accumulate in .grad "
-                 "from batch to batch, so every step uses the sum of all gradients so far")
+            fail("your losses match a loop without optimizer.zero_grad()" + numbers + ": gradients accumulate in "
+                 ".grad from batch to batch, so every step uses the sum of all gradients so far")
         if close(torch.tensor(losses), torch.tensor(frozen_losses(start, loader, device)), atol=1e-4):
-            fail("the parameters never changed: optimizer.step() ran when the gradients were zero "
+            fail("the parameters never changed" + numbers + ": optimizer.step() ran when the gradients were zero "
                  "(zero_grad() between backward() and step(), or step() before backward()?)")
         expect_close(torch.tensor(losses), torch.tensor(want), "the batch losses (vs a reference loop from the same weights)",
                      atol=1e-4, rtol=1e-4)
@@ -273,6 +299,14 @@ def training_mode(ctx):
 
 
 # ----------------------------------------------------------------------------------------- evaluation
+
+
+@check("evaluate() moves every batch to `device`", task="evaluate")
+def evaluation_device(ctx):
+    dig = ctx.load("hello_digits")
+    model = small_mlp().to(META)
+    expect_batches_moved(lambda: dig.evaluate(model, tensor_loader(64, ctx.seed + 15, 32), nn.CrossEntropyLoss(), META),
+                         "evaluate()")
 
 
 @check("evaluate(): mean loss per example and accuracy over the whole test set", task="evaluate")

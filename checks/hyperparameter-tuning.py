@@ -8,7 +8,7 @@ import time
 import numpy as np
 import torch
 
-from tutor.checking import check, data, expect, expect_metric, expect_type, fail
+from tutor.checking import check, data, expect, expect_metric, expect_rate, expect_type, expect_uniform, fail
 
 SIGMAS = 5  # statistical bounds: a correct sampler falls outside 5σ with probability < 1e-6
 
@@ -98,31 +98,26 @@ def sampling(ctx):
              f"({SIGMAS}σ, binomial)")
     # Kolmogorov-Smirnov distance of log10(lr) to the uniform on [-5, -1]: at 1e-6 significance it stays
     # below √(ln(2/1e-6)/(2n)) = 0.043 for n = 4000.
-    u = np.sort((np.log10(lr) + 5) / 4)
-    ks = float(np.max(np.maximum(np.arange(1, DRAWS + 1) / DRAWS - u, u - np.arange(DRAWS) / DRAWS)))
+    ks = expect_uniform("log10(lr)", np.log10(lr), -5.0, -1.0)
     ctx.metric("KS distance of log10(lr) to uniform", ks, 0.043, higher_is_better=False)
-    expect(ks <= 0.043, f"log10(lr) is not uniform on [-5, -1]: Kolmogorov-Smirnov distance {ks:.3f} > 0.043")
     dlo, dhi = SPACE["dropout"][1:]
     expect(bool(((drop >= dlo) & (drop <= dhi)).all()), f"dropout values fall outside [{dlo}, {dhi}] "
                                                         f"(min {drop.min():.3g}, max {drop.max():.3g})")
     # Uniform on [0.1, 0.5]: half the draws below 0.3, ± 5σ = ± 0.040.
-    below = float((drop < 0.3).mean())
-    expect(abs(below - 0.5) <= SIGMAS * math.sqrt(0.25 / DRAWS),
-           f"{below:.1%} of the 'uniform' dropout draws are below the midpoint 0.3; expected 50%. Is it log-uniform?")
+    expect_rate("'uniform' dropout draws below the midpoint 0.3", int((drop < 0.3).sum()), DRAWS, 0.5,
+                advice="Is it sampled log-uniformly?")
     options = SPACE["hidden"][1]
     strange = [h for h in hidden if h not in options]
     if strange:
         hint = " (an index, not the option?)" if all(isinstance(h, (int, np.integer)) and 0 <= h < len(options) for h in strange) else ""
         fail(f"hidden = {strange[0]!r} is not one of the options {options}{hint}")
-    sd = math.sqrt(0.25 * 0.75 / DRAWS)
     for opt in options:
         if opt not in hidden:
             fail(f"the option hidden={opt} was never chosen in {DRAWS} draws: an off-by-one in the index "
                  "(rng.integers(len(options)) already excludes len(options))")
     for opt in options:
-        share = hidden.count(opt) / DRAWS
-        expect(abs(share - 0.25) <= SIGMAS * sd,
-               f"hidden={opt} was chosen {share:.1%} of the time; each of the 4 options should get 25% ± {SIGMAS * sd:.1%}")
+        expect_rate(f"hidden={opt} chosen", hidden.count(opt), DRAWS, 1 / len(options),
+                    advice="Each option must be equally likely: options[rng.integers(len(options))].")
 
 
 @check("random_configs: n configs, the same list for the same seed, a different one for another seed", task="random")
@@ -218,9 +213,11 @@ def best(ctx):
                               "the lowest val_loss")
     got = tuning.best_result(results, metric="val_acc", mode="max")
     if got == RESULTS[1]:
-        fail("best_result(results, 'val_acc', 'max') chose the LOWEST accuracy: mode='max' must take the largest value")
+        fail(f"best_result(results, 'val_acc', 'max') chose {describe(got)}, the LOWEST accuracy; expected "
+             f"{describe(RESULTS[3])}: mode='max' must take the largest value")
     if got == RESULTS[2]:
-        fail("best_result(results, 'val_acc', 'max') chose the lowest val_loss: use the metric you are given")
+        fail(f"best_result(results, 'val_acc', 'max') chose {describe(got)}, the lowest val_loss; expected "
+             f"{describe(RESULTS[3])}, the highest val_acc: use the metric you are given")
     expect(got == RESULTS[3], f"best_result(results, 'val_acc', 'max') chose {describe(got)}; expected {describe(RESULTS[3])}")
     got = tuning.best_result(results, metric="train_loss", mode="min")
     expect(got == RESULTS[0], f"best_result(results, 'train_loss', 'min') chose {describe(got)}; expected {describe(RESULTS[0])}")

@@ -7,7 +7,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tutor.checking import check, expect, expect_close, expect_decreasing, expect_metric, expect_shape, expect_type, fail
+from tutor.checking import (
+    check,
+    expect,
+    expect_close,
+    expect_decreasing,
+    expect_match,
+    expect_metric,
+    expect_shape,
+    expect_type,
+    fail,
+)
 
 TOL = 1e-6  # relative; float64 models, so only a float32 round trip (~1e-7) comes near; mistakes are > 1e-2
 
@@ -43,16 +53,6 @@ def as_float(value, name):
     return float(value.detach().reshape(()))
 
 
-def diagnose(name, value, want, variants):
-    """Fail naming the first variant that `value` matches; otherwise the plain difference."""
-    if abs(value - want) <= TOL * max(1.0, abs(want)):
-        return
-    for label, v in variants.items():
-        if abs(value - v) <= TOL * max(1.0, abs(v)):
-            fail(f"{name} is {value:.6g}; expected {want:.6g}. It equals {label}")
-    fail(f"{name} is {value:.6g}; expected {want:.6g} (difference {value - want:.3g})")
-
-
 def ref_step(model, X, y, lr, l1=0.0, l2=0.0, bias_penalty=False, l2_grad_factor=2.0, keep_grad=False, sign=-1.0):
     """The reference step, and its wrong variants (switch one option at a time)."""
     if not keep_grad:
@@ -70,6 +70,15 @@ def ref_step(model, X, y, lr, l1=0.0, l2=0.0, bias_penalty=False, l2_grad_factor
 
 def flat(model):
     return torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+
+
+def unflat(vector, model) -> dict:
+    """A flat parameter vector as {name: tensor}, shaped like the model's parameters."""
+    out, start = {}, 0
+    for name, p in model.named_parameters():
+        out[name] = vector[start:start + p.numel()].reshape(p.shape)
+        start += p.numel()
+    return out
 
 
 # --- penalties ---------------------------------------------------------------
@@ -91,22 +100,22 @@ def penalty_values(ctx):
         mean_abs = sum(float(w.abs().mean()) for w in W)
         mean_sq = sum(float(w.pow(2).mean()) for w in W)
         layer_norms = sum(float(w.norm()) for w in W)
-    diagnose("l1_penalty(model)", l1, abs_w, {
-        f"Σ|w| + Σ|b| = {abs_w + abs_b:.6g}: you penalise the biases too; keep only parameters whose name ends in 'weight'": abs_w + abs_b,
-        f"Σw² = {sq_w:.6g}: that is the L2 penalty (square instead of abs)": sq_w,
-        f"Σw² + Σb² = {sq_w + sq_b:.6g}: squares instead of abs, and biases included": sq_w + sq_b,
-        f"the mean |w| ({abs_w / n_w:.6g}); the penalty is a sum, not a mean": abs_w / n_w,
-        f"the sum of per-layer means of |w| ({mean_abs:.6g}); the penalty is a sum, not a mean": mean_abs,
+    expect_match("l1_penalty(model)", l1, abs_w, atol=TOL, rtol=TOL, mistakes={
+        "it equals Σ|w| + Σ|b|: you penalise the biases too; keep only parameters whose name ends in 'weight'": abs_w + abs_b,
+        "it equals Σw², the L2 penalty (square instead of abs)": sq_w,
+        "it equals Σw² + Σb²: squares instead of abs, and biases included": sq_w + sq_b,
+        "it equals the mean |w|; the penalty is a sum, not a mean": abs_w / n_w,
+        "it equals the sum of per-layer means of |w|; the penalty is a sum, not a mean": mean_abs,
     })
-    diagnose("l2_penalty(model)", l2, sq_w, {
-        f"Σw² + Σb² = {sq_w + sq_b:.6g}: you penalise the biases too; keep only parameters whose name ends in 'weight'": sq_w + sq_b,
-        f"Σ|w| = {abs_w:.6g}: that is the L1 penalty (abs instead of square)": abs_w,
-        f"Σ|w| + Σ|b| = {abs_w + abs_b:.6g}: abs instead of square, and biases included": abs_w + abs_b,
-        f"½Σw² = {sq_w / 2:.6g}: this course's l2_penalty has no factor ½ (the ½ belongs to the weight_decay convention; see the lesson)": sq_w / 2,
-        f"√Σw² = {sq_w ** 0.5:.6g}: the L2 norm; the penalty is the squared norm": sq_w ** 0.5,
-        f"Σ‖W‖ = {layer_norms:.6g}: the sum of per-layer L2 norms; the penalty squares them": layer_norms,
-        f"the mean w² ({sq_w / n_w:.6g}); the penalty is a sum, not a mean": sq_w / n_w,
-        f"the sum of per-layer means of w² ({mean_sq:.6g}); the penalty is a sum, not a mean": mean_sq,
+    expect_match("l2_penalty(model)", l2, sq_w, atol=TOL, rtol=TOL, mistakes={
+        "it equals Σw² + Σb²: you penalise the biases too; keep only parameters whose name ends in 'weight'": sq_w + sq_b,
+        "it equals Σ|w|, the L1 penalty (abs instead of square)": abs_w,
+        "it equals Σ|w| + Σ|b|: abs instead of square, and biases included": abs_w + abs_b,
+        "it equals ½Σw²: this course's l2_penalty has no factor ½ (the ½ belongs to the weight_decay convention; see the lesson)": sq_w / 2,
+        "it equals √Σw², the L2 norm; the penalty is the squared norm": sq_w ** 0.5,
+        "it equals Σ‖W‖, the sum of per-layer L2 norms; the penalty squares them": layer_norms,
+        "it equals the mean w²; the penalty is a sum, not a mean": sq_w / n_w,
+        "it equals the sum of per-layer means of w²; the penalty is a sum, not a mean": mean_sq,
     })
 
 
@@ -182,16 +191,11 @@ def step_matches(ctx):
             returned = reg.penalized_sgd_step(learner, X, y, lr, l1=l1, l2=l2)
             expect(isinstance(returned, float),
                    f"penalized_sgd_step{case} returned a {type(returned).__name__}; expected a Python float (use .item())")
-            got = flat(learner)
-            if not torch.allclose(got, ref_states[k], atol=1e-10, rtol=0):
-                for label, (states, _) in runs.items():
-                    if label != "the reference" and torch.allclose(got, states[k], atol=1e-10, rtol=0):
-                        fail(f"after step {k + 1} of penalized_sgd_step{case} the parameters equal {label}")
-                names = [n for n, p in learner.named_parameters() for _ in range(p.numel())]
-                i = int((got - ref_states[k]).abs().argmax())
-                fail(f"after step {k + 1} of penalized_sgd_step{case} the parameter {names[i]} is off: "
-                     f"max abs difference {float((got - ref_states[k]).abs().max()):.3g} "
-                     f"(yours {float(got[i]):.6g}, expected {float(ref_states[k][i]):.6g})")
+            table = [(f"its parameters equal {label}", states[k]) for label, (states, _) in runs.items() if label != "the reference"]
+            got = dict(learner.named_parameters())
+            expect_match(f"the model after step {k + 1} of penalized_sgd_step{case}",
+                         {n: p.detach() for n, p in got.items()}, unflat(ref_states[k], learner),
+                         mistakes=[(why, (lambda v=v: unflat(v, learner))) for why, v in table], atol=1e-10, rtol=0)
             if abs(returned - ref_losses[k]) > 1e-10:
                 total = ref_losses[k] + _penalty_before(runs, base, l1, l2, k)
                 if abs(returned - total) < 1e-9:

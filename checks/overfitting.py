@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Subset, TensorDataset, random_split
 
-from tutor.checking import check, expect, expect_close, expect_metric, expect_type, fail
+from tutor.checking import check, evaluate, expect, expect_close, expect_metric, expect_type, fail, fit
 from tutor.checking.digits import SyntheticDigits
 
 # The tiny-train-set run: 100 training and 400 validation digits, an MLP 784-256-256-10,
@@ -200,16 +200,8 @@ def small_setup(seed: int, device: torch.device):
 
 
 def measure(model, loader, device) -> tuple[float, float]:
-    model.eval()
-    total, correct, count = 0.0, 0, 0
-    with torch.no_grad():
-        for x, y in loader:
-            x, y = x.to(device), y.to(device)
-            out = model(x)
-            total += F.cross_entropy(out, y, reduction="sum").item()
-            correct += (out.argmax(1) == y).sum().item()
-            count += len(y)
-    return total / count, correct / count
+    """(mean loss per example, accuracy) of the whole loader, in eval mode."""
+    return evaluate(model, loader, metric=F.cross_entropy, device=device), evaluate(model, loader, device=device)
 
 
 def reference_curves(model, train, val, device, epochs: int, train_on=None, before=False, running=False):
@@ -221,15 +213,7 @@ def reference_curves(model, train, val, device, epochs: int, train_on=None, befo
                 loss, acc = measure(model, loader, device)
                 h[f"{key}_loss"].append(loss)
                 h[f"{key}_acc"].append(acc)
-        model.train()
-        batch_losses = []
-        for x, y in (train_on if train_on is not None else train):
-            x, y = x.to(device), y.to(device)
-            opt.zero_grad()
-            loss = F.cross_entropy(model(x), y)
-            loss.backward()
-            opt.step()
-            batch_losses.append(loss.item())
+        batch_losses = fit(model, train_on if train_on is not None else train, F.cross_entropy, opt, device=device)
         if not before:
             for key, loader in (("train", train), ("val", val)):
                 loss, acc = measure(model, loader, device)
@@ -242,6 +226,12 @@ def reference_curves(model, train, val, device, epochs: int, train_on=None, befo
 
 def same_curves(a: dict, b: dict, tol: float = 1e-4) -> bool:
     return all(np.allclose(a[k], b[k], atol=tol, rtol=1e-4) for k in b)
+
+
+def yours_expected(got: dict, want: dict, key: str = "val_loss") -> str:
+    """'history['val_loss'] yours [2.31, 2.1, 1.9], expected [2.1, 1.9, 1.7]' for a message."""
+    show = lambda values: "[" + ", ".join(f"{v:.4g}" for v in values) + "]"  # noqa: E731
+    return f"history['{key}'] yours {show(got[key])}, expected {show(want[key])}"
 
 
 @check("learning_curves() records train/val loss and accuracy after every epoch", task="curves")
@@ -265,13 +255,14 @@ def curves_values(ctx):
     if same_curves(got, want):
         return
     if same_curves(got, reference_curves(copy.deepcopy(start), train, val, device, 3, before=True)):
-        fail("your curves are one epoch late: you evaluated before training in each epoch. Train first, "
-             "then evaluate, so entry e describes the model after epoch e")
+        fail(f"your curves are one epoch late ({yours_expected(got, want)}): you evaluated before training in each "
+             "epoch. Train first, then evaluate, so entry e describes the model after epoch e")
     if same_curves(got, reference_curves(copy.deepcopy(start), train, val, device, 3, train_on=val)):
-        fail("you trained on the validation loader: the model must never learn from validation data, "
-             "or the validation loss stops measuring generalisation")
+        fail(f"you trained on the validation loader ({yours_expected(got, want)}): the model must never learn "
+             "from validation data, or the validation loss stops measuring generalisation")
     if same_curves(got, reference_curves(copy.deepcopy(start), train, val, device, 3, running=True)):
-        fail("history['train_loss'] is the average of the batch losses during the epoch (measured while the "
+        fail(f"{yours_expected(got, want, 'train_loss')}: history['train_loss'] is the average of the batch losses "
+             "during the epoch (measured while the "
              "weights changed, in training mode). Evaluate the training set after the epoch, like the "
              "validation set, so that the two numbers are comparable")
     for key in keys:

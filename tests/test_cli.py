@@ -38,7 +38,7 @@ def test_check_solution_passes_and_is_recorded(cli, workspace: Path, tiny_course
     r = invoke(cli, "check", "day01")
     assert r.exit_code == 0, r.output
     assert "✓ go() returns 42" in r.stdout and "PASSED" in r.stdout
-    assert "answer: 42" in r.stdout and "loss curves" in r.stdout
+    assert "answer = 42 (needs ≥ 42)" in r.stdout and "loss curves" in r.stdout
     prog = json.loads(invoke(cli, "progress", "--json").stdout)
     day = next(d for d in prog["lessons"] if d["lesson"] == "tiny-day")
     assert day["status"] == "passed" and day["attempts"] == 1 and day["best_metrics"] == {"answer": 42.0}

@@ -109,14 +109,14 @@ def test_a_learner_session_at_80x24(pane) -> None:
     screen = pane.wait_for("FAILED", "✗ add() adds two numbers", "✗ 01 Adding Numbers")
     assert "not implemented yet" in screen and "✗ 01 Adding Numbers" in screen
 
-    exercise = workspace / "day01" / "adder.py"
+    exercise = workspace / "adding-numbers" / "adder.py"
     exercise.write_text(solution_text(1), encoding="utf-8")
     pane.keys("c")  # the solution passes and the tree mark turns
     screen = pane.wait_for("PASSED", "✓ a loss curve goes down", "✓ 01 Adding Numbers")
     assert attempts(workspace) == 2
 
     pane.keys("w")  # watch: a save re-runs the check
-    pane.wait_for("watching (polling)", timeout=10)
+    pane.wait_for("◉ watching", timeout=10)
     exercise.write_text(solution_text(1) + "\n# saved again\n", encoding="utf-8")
     deadline = time.monotonic() + LIMIT
     while attempts(workspace) < 3:

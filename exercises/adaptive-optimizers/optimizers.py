@@ -16,7 +16,8 @@ In every step():
             ...                     # read lr etc. from group, never hard-code them
 Update p in place (p.add_, p.mul_, p.addcdiv_); @torch.no_grad() is already on step().
 
-Run `dltutor check 14`. Do not call torch.optim's optimizers from your classes.
+Run `dltutor check adaptive-optimizers`. Subclass torch.optim.Optimizer only: do not subclass,
+wrap or call torch.optim.SGD, RMSprop, Adam or AdamW (the check fails a class that does).
 """
 
 from typing import Callable

@@ -5,7 +5,8 @@ learnable γ/β and the running estimates and call it. The check compares everyt
 PyTorch's F.batch_norm, nn.BatchNorm1d and nn.BatchNorm2d, step by step, in float64.
 Finally deep_mlp() builds a 10-layer network so you can watch what BN does for training.
 
-Run `dltutor check 13`. Use torch operations only (no F.batch_norm, no nn.BatchNorm*).
+Run `dltutor check batch-norm`. Use torch operations only: no F.batch_norm, no nn.BatchNorm*
+(neither calling nor subclassing them; the check fails code that does).
 """
 
 import torch

@@ -4,7 +4,9 @@ Write the forward passes of Dropout and Dropout2d, then a small MLP that uses
 your Dropout. p is always the probability to DROP a unit (as in torch.nn.Dropout),
 so a unit is kept with probability 1 − p.
 
-Run `dltutor check 11` after each part; the check says what is still off.
+Build the masks yourself: F.dropout and nn.Dropout* are not allowed inside Dropout and
+Dropout2d (the check fails them). Run `dltutor check dropout` after each part; the check
+says what is still off.
 """
 
 import torch

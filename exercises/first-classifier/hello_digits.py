@@ -9,7 +9,7 @@ of shape (1, 28, 28) in [0, 1] and the label an int 0..9; ds.data is a uint8 ten
 MNISTFiles(root, train=True) reads them with the same interface
 (`from tutor.checking.digits import MNISTFiles`).
 
-Fill in the functions in order; `dltutor check 8` tests each one. When they all
+Fill in the functions in order; `dltutor check first-classifier` tests each one. When they all
 work, run this file (`python hello_digits.py`) to train and see the accuracy yourself.
 """
 

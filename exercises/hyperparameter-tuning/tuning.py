@@ -5,7 +5,7 @@ configs from a grid and at random, run a search within a budget, record the
 results, and pick the winner by its validation metric. The last function is
 the training job that a real search would call.
 
-Run `dltutor check 12` after each function; the check says what is still off.
+Run `dltutor check hyperparameter-tuning` after each function; the check says what is still off.
 """
 
 import itertools

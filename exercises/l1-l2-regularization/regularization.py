@@ -8,7 +8,7 @@ Conventions for the whole file (the check holds you to them):
   of all layers. The coefficients l1 and l2 multiply them in the loss:
       total = MSE(model(X), y) + l1·Σ|w| + l2·Σw²
 
-Run `dltutor check 10` after each function; the check names what is still off.
+Run `dltutor check l1-l2-regularization` after each function; the check names what is still off.
 """
 
 import torch

@@ -1,6 +1,6 @@
 """Overfitting, seen and measured.
 
-Four pieces, checked by `dltutor check 9`:
+Four pieces, checked by `dltutor check overfitting`:
 
 1. split_dataset(): a reproducible random train/validation split.
 2. learning_curves(): train, then measure train and validation loss and accuracy, every epoch.

@@ -14,7 +14,9 @@ A check passes by returning and fails by raising (CheckFailed via `fail`/`expect
 Comparisons that name the matching classic mistake: `expect_match` (mistakes.py); a module
 beside its nn twin: `step_alongside`; an optimizer beside its torch.optim twin:
 `optimizer_alongside`; reference loops `fit`/`evaluate` (training.py); dtype and device rules
-(devices.py); `forbid` for "write it yourself"; statistical bounds (stats.py).
+(devices.py); `forbid` for "write it yourself"; statistical bounds (stats.py). Data: synthetic
+digits (digits.py); synthetic RGB shapes, a CIFAR-10 stand-in (shapes.py); the real 8×8 UCI digits, shipped (realdigits.py, data_files/); a pretrained
+digits CNN, shipped and SHA-256 checked (pretrained.py, weights/).
 """
 
 from tutor.checking import data
