@@ -121,3 +121,18 @@ def test_x_axis_is_labelled_with_the_unit_the_names_give():
     chart = render_curves({"mini-batch loss (batch 16)": LOSS, "training-set loss per epoch": LOSS[:5]},
                           width=72, height=12, color=False)
     assert "step" in chart and "epoch" in chart
+
+
+def test_wrapped_check_messages_stay_indented():
+    import io
+
+    from rich.console import Console
+
+    from tutor.render import check_line
+
+    console = Console(width=40, file=io.StringIO(), color_system=None)
+    console.print(check_line({"status": "failed", "name": "a check",
+                              "message": "a long message that must wrap under the indent and not at column 0"}))
+    lines = console.file.getvalue().splitlines()
+    assert lines[0].startswith("✗ a check") and len(lines) >= 3
+    assert all(line.startswith("    ") for line in lines[1:] if line.strip())

@@ -27,15 +27,17 @@ def show_lesson(console: Console, lesson: Lesson, position: str = "", render=lam
     console.print(Markdown(lesson_markdown(lesson, position=position, render=render)))
 
 
-def check_line(event: dict[str, Any]) -> Text:
-    """'✓ name' or '✗ name' with the message indented under it (skipped checks: the mark alone)."""
+def check_line(event: dict[str, Any]) -> Group:
+    """'✓ name' or '✗ name' with the message indented under it, wrapped lines too (skipped: the mark alone)."""
+    from rich.padding import Padding
+
     mark, style = CHECK_MARKS.get(event["status"], ("?", ""))
     text = Text(f"{mark} ", style=style)
     text.append(event["name"], style="bold" if event["status"] != events.PASSED else "")
+    parts: list[Any] = [text]
     if event.get("message") and event["status"] not in (events.PASSED, events.SKIPPED):
-        for line in event["message"].splitlines():
-            text.append(f"\n    {line}")
-    return text
+        parts.append(Padding(Text(event["message"].rstrip()), (0, 0, 0, 4)))
+    return Group(*parts)
 
 
 def metric_line(event: dict[str, Any]) -> Text:
