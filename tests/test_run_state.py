@@ -14,10 +14,10 @@ def test_rows_follow_the_plan_and_the_events():
     s.apply({"event": events.CHECK_STARTED, "name": "a", "index": 0})
     s.apply({"event": events.METRIC, "check": "a", "name": "acc", "value": 0.9, "threshold": 0.8})
     assert s.rows()[0].status == RUNNING and s.rows()[0].metrics[0]["value"] == 0.9
-    s.apply({"event": events.CHECK, "name": "a", "task": "t", "status": events.FAILED, "message": "off by 2"})
+    s.apply({"event": events.CHECK, "name": "a", "task": "t", "status": events.CHECK_FAILED, "message": "off by 2"})
     s.apply({"event": events.CURVE, "name": "loss", "step": 5, "value": 1.5})
     s.apply({"event": events.CURVE, "name": "loss", "step": 6, "value": 1.0})
-    assert [(r.name, r.status, r.message) for r in s.rows()] == [("a", events.FAILED, "off by 2"), ("b", PENDING, "")]
+    assert [(r.name, r.status, r.message) for r in s.rows()] == [("a", events.CHECK_FAILED, "off by 2"), ("b", PENDING, "")]
     assert s.counts() == (1, 2) and s.curves == {"loss": [1.5, 1.0]} and s.curve_starts == {"loss": 5}
     assert s.running
     s.apply({"event": events.FINISHED, "result": {"verdict": "failed"}})
@@ -36,5 +36,5 @@ def test_output_head_tail_error_and_done():
 
 def test_a_result_that_was_not_planned_still_shows():
     s = RunState()
-    s.apply({"event": events.CHECK, "name": "surprise", "status": events.PASSED})
+    s.apply({"event": events.CHECK, "name": "surprise", "status": events.CHECK_PASSED})
     assert [r.name for r in s.rows()] == ["surprise"]

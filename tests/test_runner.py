@@ -33,7 +33,7 @@ def test_solution_passes_with_metrics_and_curve(tiny_course: Path):
 def test_starter_reports_not_implemented_with_location(tiny_course: Path):
     r = run(tiny_course, tiny_course / "exercises" / "tiny-day").result
     assert r.verdict == "failed" and exit_code(r.verdict) == 1
-    assert [c.status for c in r.checks] == [events.NOT_IMPLEMENTED] * 2
+    assert [c.status for c in r.checks] == [events.CHECK_NOT_IMPLEMENTED] * 2
     assert r.checks[0].message == "not implemented yet: go (mod.py:2)"
 
 
@@ -70,7 +70,7 @@ def test_syntax_error_fails_first_check_and_skips_rest(tiny_course: Path, tmp_pa
     r = run(tiny_course, tmp_path / "l").result
     assert r.verdict == "failed"
     assert "syntax error" in r.checks[0].message and "mod.py:1" in r.checks[0].message
-    assert r.checks[1].status == events.SKIPPED
+    assert r.checks[1].status == events.CHECK_SKIPPED
 
 
 def test_missing_file_says_how_to_restore(tiny_course: Path, tmp_path: Path):
@@ -208,7 +208,7 @@ def _fake_run(planned: list[str], reported: list[str]) -> CheckRun:
     r = CheckRun(RunRequest("tiny-day", Path("x.py"), Path(".")))
     r._apply({"event": events.STARTED, "checks": [{"name": n} for n in planned], "device": "cpu"})
     for name in reported:
-        r._apply({"event": events.CHECK, "name": name, "status": events.PASSED})
+        r._apply({"event": events.CHECK, "name": name, "status": events.CHECK_PASSED})
     r._apply({"event": events.DONE, "passed": len(reported), "failed": 0})
     r._finish(timed_out=False)
     return r
@@ -226,7 +226,7 @@ def test_a_run_needs_one_result_per_planned_check(reported: list[str], says: str
 
 def test_a_run_without_a_plan_is_an_error():
     r = CheckRun(RunRequest("tiny-day", Path("x.py"), Path(".")))
-    r._apply({"event": events.CHECK, "name": "a", "status": events.PASSED})
+    r._apply({"event": events.CHECK, "name": "a", "status": events.CHECK_PASSED})
     r._apply({"event": events.DONE})
     r._finish(timed_out=False)
     assert r.result.verdict == "error" and "no plan" in r.result.message
@@ -288,7 +288,7 @@ def test_error_at_import_is_shown_once_then_skipped(tiny_course: Path, tmp_path:
     first, second = r.checks
     assert first.message.startswith("could not load your exercise: mod.py raised an error while Python imported")
     assert 'File "mod.py", line 1, in <module>' in first.message and "ZeroDivisionError" in first.message
-    assert second.status == events.SKIPPED and "could not be loaded" in second.message
+    assert second.status == events.CHECK_SKIPPED and "could not be loaded" in second.message
 
 
 def test_missing_function_is_named(tiny_course: Path, tmp_path: Path):

@@ -26,10 +26,10 @@ FINISHED = "finished"  # added by the parent: the whole RunResult as a dict
 ERROR = "error"  # message: the run could not happen (bad device, broken check script)
 
 # Status of one named check.
-PASSED = "passed"
-FAILED = "failed"
-NOT_IMPLEMENTED = "not_implemented"
-SKIPPED = "skipped"
+CHECK_PASSED = "passed"
+CHECK_FAILED = "failed"
+CHECK_NOT_IMPLEMENTED = "not_implemented"
+CHECK_SKIPPED = "skipped"
 
 
 def encode(event: str, **fields: Any) -> str:

@@ -20,12 +20,12 @@ from tutor.progress_db import (
     HintLayout, StoreError, backup, connect, create_or_upgrade, explain, looks_damaged, new_uid, salvage, set_aside,
 )
 
-__all__ = ["LessonProgress", "ProgressStore", "StoreError", "NOT_STARTED", "FAILING", "PASSED"]
+__all__ = ["LessonProgress", "ProgressStore", "StoreError", "LESSON_NOT_STARTED", "LESSON_FAILING", "LESSON_PASSED"]
 
-# A lesson's status (a run's verdict and a check's status have their own names in tutor.events).
-NOT_STARTED = "not started"
-FAILING = "failing"
-PASSED = "passed"
+# A lesson's status; a run's verdict is tutor.runner.VERDICT_*, a check's status tutor.events.CHECK_*.
+LESSON_NOT_STARTED = "not started"
+LESSON_FAILING = "failing"
+LESSON_PASSED = "passed"
 
 
 @dataclass
@@ -33,7 +33,7 @@ class LessonProgress:
     """Everything the front ends show about one lesson."""
 
     lesson: str
-    status: str = NOT_STARTED
+    status: str = LESSON_NOT_STARTED
     attempts: int = 0
     first_pass: float | None = None
     seconds: float = 0.0
@@ -222,8 +222,8 @@ class ProgressStore:
             p.last = a
             if a["host"] and a["host"] not in p.hosts:
                 p.hosts.append(a["host"])
-            if a["verdict"] == PASSED:
-                p.status = PASSED
+            if a["verdict"] == LESSON_PASSED:
+                p.status = LESSON_PASSED
                 p.first_pass = p.first_pass or a["ended"]
                 for i, m in enumerate(a["metrics"]):
                     higher = m.get("higher_is_better", True)
@@ -235,8 +235,8 @@ class ProgressStore:
                         p.best_device = a["device"]
                 if not a["metrics"] and not p.best_device:
                     p.best_device = a["device"]
-            elif p.status != PASSED and a["verdict"] != "interrupted":
-                p.status = FAILING
+            elif p.status != LESSON_PASSED and a["verdict"] != "interrupted":
+                p.status = LESSON_FAILING
         rows = self._run_read(lambda c: c.execute(
             "SELECT lesson, COUNT(DISTINCT task || '#' || hint) FROM hint_reveals GROUP BY lesson").fetchall(), [])
         for lesson, count in rows:

@@ -33,9 +33,9 @@ def check_line(event: dict[str, Any]) -> Group:
 
     mark, style = CHECK_MARKS.get(event["status"], ("?", ""))
     text = Text(f"{mark} ", style=style)
-    text.append(event["name"], style="bold" if event["status"] != events.PASSED else "")
+    text.append(event["name"], style="bold" if event["status"] != events.CHECK_PASSED else "")
     parts: list[Any] = [text]
-    if event.get("message") and event["status"] not in (events.PASSED, events.SKIPPED):
+    if event.get("message") and event["status"] not in (events.CHECK_PASSED, events.CHECK_SKIPPED):
         parts.append(Padding(Text(event["message"].rstrip()), (0, 0, 0, 4)))
     return Group(*parts)
 

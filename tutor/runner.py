@@ -42,12 +42,12 @@ LINGER_S = 3.0  # after the child exits, how long its leftovers may hold the pip
 LARGE_MEMORY_MIB = 1024.0  # a peak above this is shown in the verdict
 
 # Verdicts of a whole run.
-PASSED = "passed"
-FAILED = "failed"
-TIMEOUT = "timeout"
-INTERRUPTED = "interrupted"
-CRASHED = "crashed"
-ERROR = "error"
+VERDICT_PASSED = "passed"
+VERDICT_FAILED = "failed"
+VERDICT_TIMEOUT = "timeout"
+VERDICT_INTERRUPTED = "interrupted"
+VERDICT_CRASHED = "crashed"
+VERDICT_ERROR = "error"
 
 
 @dataclass
@@ -79,7 +79,7 @@ class RunResult:
     """Everything a front end needs to show and record about one run."""
 
     day: str
-    verdict: str = ERROR
+    verdict: str = VERDICT_ERROR
     message: str = ""
     checks: list[CheckResult] = field(default_factory=list)
     metrics: list[dict[str, Any]] = field(default_factory=list)
@@ -103,7 +103,7 @@ class RunResult:
 
     @property
     def passed(self) -> int:
-        return sum(c.status == events.PASSED for c in self.checks)
+        return sum(c.status == events.CHECK_PASSED for c in self.checks)
 
     @property
     def duration(self) -> float:
@@ -342,39 +342,39 @@ class CheckRun:
             shutil.rmtree(self._workdir, ignore_errors=True)
         running = self._running_check()
         if self._cancelled.is_set():
-            r.verdict = INTERRUPTED
+            r.verdict = VERDICT_INTERRUPTED
             done = f"; {len(r.checks)} of {len(r.planned)} checks had finished" if r.planned else ""
             r.message = f"stopped{running} before it finished{done}"
         elif self._startup_stalled:
-            r.verdict, r.reason = ERROR, "startup"
+            r.verdict, r.reason = VERDICT_ERROR, "startup"
             r.message = (
                 f"the check process did not start within {self.request.startup_timeout:g} s: importing torch "
                 "took too long (is the machine very busy? `dltutor doctor` shows whether torch imports)"
             )
         elif timed_out:
-            r.verdict = TIMEOUT
+            r.verdict = VERDICT_TIMEOUT
             r.message = (
                 f"timed out after {self.request.timeout:g} s{running}: an infinite loop, or training "
                 "far too long? (`--timeout` raises the limit)"
             )
         elif r.message and not self._done:
-            r.verdict = ERROR
+            r.verdict = VERDICT_ERROR
         elif not self._done:
-            r.verdict = CRASHED
+            r.verdict = VERDICT_CRASHED
             r.message = (
                 f"the check process ended abruptly (exit code {code}){running}. "
                 "Did your code call os._exit(), or crash in native code?"
             )
         elif problem := self._protocol_problem():
-            r.verdict, r.message, r.reason = ERROR, problem, "protocol"
+            r.verdict, r.message, r.reason = VERDICT_ERROR, problem, "protocol"
         else:
-            r.verdict = PASSED if r.checks and all(c.status == events.PASSED for c in r.checks) else FAILED
-            if r.verdict == FAILED and not r.message:
+            r.verdict = VERDICT_PASSED if r.checks and all(c.status == events.CHECK_PASSED for c in r.checks) else VERDICT_FAILED
+            if r.verdict == VERDICT_FAILED and not r.message:
                 r.message = f"{r.passed} of {len(r.checks)} checks passed"
-                skipped = sum(c.status == events.SKIPPED for c in r.checks)
+                skipped = sum(c.status == events.CHECK_SKIPPED for c in r.checks)
                 if skipped:
                     r.message += f" ({skipped} skipped: your exercise could not be loaded)"
-            elif r.verdict == PASSED:
+            elif r.verdict == VERDICT_PASSED:
                 r.message = f"all {len(r.checks)} checks passed"
         if self._survivors:
             r.message += (f" ({len(self._survivors)} process(es) your code started could not be stopped: pid "
@@ -426,7 +426,7 @@ def memory_note(peak_mib: float, gpu_peak_mib: float = 0.0, max_memory_mib: floa
     return " · ".join(parts)
 
 
-EXIT_CODES = {PASSED: 0, INTERRUPTED: 130}
+EXIT_CODES = {VERDICT_PASSED: 0, VERDICT_INTERRUPTED: 130}
 
 
 def exit_code(verdict: str) -> int:

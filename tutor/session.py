@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from tutor.course import Course, CourseError, Lesson, load_course
-from tutor.progress import NOT_STARTED, PASSED, LessonProgress, ProgressStore
+from tutor.progress import LESSON_NOT_STARTED, LESSON_PASSED, LessonProgress, ProgressStore
 from tutor.runner import CheckRun, RunRequest, RunResult
 from tutor.schedule import Schedule, schedule
 from tutor.tracks import Entry, Outline, UnknownLesson
@@ -137,7 +137,7 @@ class Tutor:
         for name, track in self.course.tracks.items():
             outline = self.course.outline(name)
             written = outline.lessons
-            passed = sum(summary.get(l.id, LessonProgress(l.id)).status == PASSED for l in written)
+            passed = sum(summary.get(l.id, LessonProgress(l.id)).status == LESSON_PASSED for l in written)
             rows.append({"name": name, "title": track.title, "items": len(track.items), "written": len(written),
                          "passed": passed, "dated": track.dated, "active": name == self.outline.name})
         return rows
@@ -192,7 +192,7 @@ class Tutor:
         summary = self.progress()
         lessons = self.outline.lessons
         for lesson in lessons:
-            if summary.get(lesson.id, LessonProgress(lesson.id)).status != PASSED:
+            if summary.get(lesson.id, LessonProgress(lesson.id)).status != LESSON_PASSED:
                 return lesson
         return lessons[-1] if lessons else None
 
@@ -264,7 +264,7 @@ class Tutor:
                 for i in range(min(shown.get(t.id, 0), len(t.hints)))]
 
     def passed(self, lesson: Lesson) -> bool:
-        return self.progress().get(lesson.id, LessonProgress(lesson.id)).status == PASSED
+        return self.progress().get(lesson.id, LessonProgress(lesson.id)).status == LESSON_PASSED
 
     def solution(self, lesson: Lesson, force: bool = False) -> dict[str, str]:
         """The reference solution files {name: text}; SolutionLocked before a pass unless forced."""
@@ -290,7 +290,7 @@ class Tutor:
                 continue
             rows.append({
                 "lesson": lesson.id, "position": self.position(lesson), "title": lesson.title,
-                "status": p.status if p.attempts or p.hints else NOT_STARTED,
+                "status": p.status if p.attempts or p.hints else LESSON_NOT_STARTED,
                 "attempts": p.attempts, "hints": p.hints, "seconds": round(p.seconds, 1),
                 "first_pass": p.first_pass, "best_metrics": p.best_metrics,
                 "last_verdict": p.last["verdict"] if p.last else None,

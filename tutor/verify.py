@@ -29,7 +29,7 @@ from typing import Callable, Iterator
 from tutor import events
 from tutor.course import Course, CourseError, Lesson
 from tutor.course_yaml import Fields, read_yaml
-from tutor.runner import PASSED, CheckResult, CheckRun, RunRequest, RunResult
+from tutor.runner import VERDICT_PASSED, CheckResult, CheckRun, RunRequest, RunResult
 
 MUTANT_FIELDS = {"name", "file", "replace", "expect", "check"}
 _ACTIVE: set[CheckRun] = set()  # runs in flight, so that Ctrl-C can stop every one of them
@@ -208,7 +208,7 @@ def load_mutants(course: Course, lesson: Lesson) -> list[Mutant]:
 
 
 def first_failure(result: RunResult) -> CheckResult | None:
-    return next((c for c in result.checks if c.status != events.PASSED), None)
+    return next((c for c in result.checks if c.status != events.CHECK_PASSED), None)
 
 
 def run_mutant(course: Course, lesson: Lesson, mutant: Mutant, seed: int = 0,
@@ -226,7 +226,7 @@ def run_mutant(course: Course, lesson: Lesson, mutant: Mutant, seed: int = 0,
         result = _run(request)
     first = first_failure(result)
     message = first.message if first else result.message
-    caught = result.verdict != PASSED
+    caught = result.verdict != VERDICT_PASSED
     named = caught and mutant.expect.lower() in message.lower() and (
         mutant.check is None or (first is not None and first.name == mutant.check))
     return MutantResult(mutant.name, caught, named, result.verdict, first.name if first else "", message,
@@ -248,7 +248,7 @@ def starter_problems(result: RunResult) -> list[str]:
     if result.verdict != "failed":
         problems.append(f"starter: verdict {result.verdict} ({result.message}); expected failed")
     for c in result.checks:
-        if c.status != events.NOT_IMPLEMENTED:
+        if c.status != events.CHECK_NOT_IMPLEMENTED:
             problems.append(f"starter: check '{c.name}' is {c.status}, not 'not implemented': {c.message[:200]}")
     return problems
 
@@ -277,8 +277,8 @@ def verify_lesson(course: Course, lesson: Lesson, seeds: int = 2, device: str = 
         report.seconds.append(result.duration)
         report.solutions.append(result.verdict)
         say(f"{lesson.id} solution seed {seed}: {result.verdict} ({result.duration:.1f} s)")
-        if result.verdict != PASSED:
-            detail = "; ".join(f"{c.name}: {c.message}" for c in result.checks if c.status != PASSED)
+        if result.verdict != VERDICT_PASSED:
+            detail = "; ".join(f"{c.name}: {c.message}" for c in result.checks if c.status != events.CHECK_PASSED)
             report.problems.append(f"solution seed {seed}: {result.verdict}: {result.message} {detail}".strip())
             if result.output:
                 report.problems.append("output:\n" + result.output[-2000:])

@@ -179,7 +179,7 @@ def run_checks(request: dict[str, Any], stream: events.TokenStream, prepared: tu
         if load_error is not None or (stop_on_failure and failed):
             reason = ("your exercise could not be loaded (see above)" if load_error is not None
                       else "an earlier check failed (verify stops at the first failure)")
-            events.write(stream, events.CHECK, name=chk.name, task=chk.task, status=events.SKIPPED,
+            events.write(stream, events.CHECK, name=chk.name, task=chk.task, status=events.CHECK_SKIPPED,
                          message=f"skipped: {reason}", seconds=0.0)
             failed += 1
             continue
@@ -187,28 +187,28 @@ def run_checks(request: dict[str, Any], stream: events.TokenStream, prepared: tu
         ctx.reseed(index)
         events.write(stream, events.CHECK_STARTED, name=chk.name, index=index)
         t0 = time.perf_counter()
-        status, message = events.PASSED, ""
+        status, message = events.CHECK_PASSED, ""
         try:
             chk.fn(ctx)
         except CheckFailed as exc:
-            status, message = events.FAILED, str(exc)
+            status, message = events.CHECK_FAILED, str(exc)
         except LearnerLoadError as exc:
-            status, message = events.FAILED, f"could not load your exercise: {exc}"
+            status, message = events.CHECK_FAILED, f"could not load your exercise: {exc}"
             load_error = message
         except NotImplementedError as exc:
             if learner_frames(exc.__traceback__, source):
-                status, message = events.NOT_IMPLEMENTED, f"not implemented yet: {not_implemented_location(exc, source)}"
+                status, message = events.CHECK_NOT_IMPLEMENTED, f"not implemented yet: {not_implemented_location(exc, source)}"
             else:
-                status, message = events.FAILED, describe_exception(exc, source)
+                status, message = events.CHECK_FAILED, describe_exception(exc, source)
         except BaseException as exc:  # SystemExit and KeyboardInterrupt too: only learner code raises them here
-            status, message = events.FAILED, describe_exception(exc, source)
+            status, message = events.CHECK_FAILED, describe_exception(exc, source)
             if import_failure(exc, source):
                 message = "could not load your exercise: " + message
                 load_error = message
             if max_memory and out_of_memory(exc):
                 message += f"\n(this check runs with --max-memory {float(max_memory):g} MiB)"
         seconds = time.perf_counter() - t0
-        if status == events.PASSED:
+        if status == events.CHECK_PASSED:
             passed += 1
         else:
             failed += 1

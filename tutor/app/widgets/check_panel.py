@@ -19,7 +19,7 @@ from tutor.app.format import ago, check_row, marks_table
 from tutor.present import duration, metric_text, verdict
 from tutor import events
 from tutor.run_state import RunState
-from tutor.runner import FAILED, PASSED, memory_note
+from tutor.runner import VERDICT_FAILED, VERDICT_PASSED, memory_note
 
 
 def output_gap(dropped: int, lines: int) -> str:
@@ -160,9 +160,9 @@ class CheckPanel(VerticalScroll):
         if memory:
             banner.append(f" · {memory}", style="dim")
         message = result.get("message") or ""
-        if outcome not in (PASSED, FAILED) and message:  # a failed run's message only counts the checks
+        if outcome not in (VERDICT_PASSED, VERDICT_FAILED) and message:  # a failed run's message only counts the checks
             banner.append("\n" + message.strip().splitlines()[0])  # the whole text is in the lines below
-        if outcome == PASSED:
+        if outcome == VERDICT_PASSED:
             banner.append(f"\nWell done. {key('solution')} shows the reference solution; {key('next_day')} goes to the next "
                           "lesson.", style="dim")
         self._banner(css, banner)
