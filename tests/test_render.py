@@ -131,8 +131,10 @@ def test_wrapped_check_messages_stay_indented():
     from tutor.render import check_line
 
     console = Console(width=40, file=io.StringIO(), color_system=None)
-    console.print(check_line({"status": "failed", "name": "a check",
-                              "message": "a long message that must wrap under the indent and not at column 0"}))
+    from tutor.run_state import CheckOutcome
+
+    console.print(check_line(CheckOutcome("a check", "failed",
+                                          "a long message that must wrap under the indent and not at column 0")))
     lines = console.file.getvalue().splitlines()
     assert lines[0].startswith("✗ a check") and len(lines) >= 3
     assert all(line.startswith("    ") for line in lines[1:] if line.strip())

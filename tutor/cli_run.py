@@ -29,10 +29,10 @@ def run_and_report(tutor: Any, lesson: Lesson, *, seed: int = 0, device: str = "
             kind = event["event"]
             if kind == events.STARTED:
                 err.print(f"[dim]{len(event['checks'])} checks on {event['device_name']} (Ctrl-C stops)[/]")
-            elif kind == events.CHECK:
-                out.print(check_line(event))
+            elif kind == events.CHECK:  # the lines are drawn from the run's state (tutor.run_state), like the TUI's
+                out.print(check_line(run.state.outcomes[-1]))
             elif kind == events.METRIC:
-                out.print(metric_line(event))
+                out.print(metric_line(run.state.metrics[-1]))
     except KeyboardInterrupt:  # the run was cancelled and finished as 'interrupted'
         err.print()  # the terminal echoed ^C: what follows starts on a line of its own
     result = run.result

@@ -21,22 +21,23 @@ if TYPE_CHECKING:
 from tutor.lesson_text import lesson_markdown
 from tutor.present import CHECK_MARKS, LESSON_MARKS, metric_text, verdict
 from tutor.present import best_metric as present_best_metric
+from tutor.run_state import CheckOutcome
 from tutor.runner import RunResult, memory_note
 
 def show_lesson(console: Console, lesson: Lesson, position: str = "", render=lambda text: text) -> None:
     console.print(Markdown(lesson_markdown(lesson, position=position, render=render)))
 
 
-def check_line(event: dict[str, Any]) -> Group:
+def check_line(outcome: CheckOutcome) -> Group:
     """'✓ name' or '✗ name' with the message indented under it, wrapped lines too (skipped: the mark alone)."""
     from rich.padding import Padding
 
-    mark, style = CHECK_MARKS.get(event["status"], ("?", ""))
+    mark, style = CHECK_MARKS.get(outcome.status, ("?", ""))
     text = Text(f"{mark} ", style=style)
-    text.append(event["name"], style="bold" if event["status"] != events.CHECK_PASSED else "")
+    text.append(outcome.name, style="bold" if outcome.status != events.CHECK_PASSED else "")
     parts: list[Any] = [text]
-    if event.get("message") and event["status"] not in (events.CHECK_PASSED, events.CHECK_SKIPPED):
-        parts.append(Padding(Text(event["message"].rstrip()), (0, 0, 0, 4)))
+    if outcome.message and outcome.status not in (events.CHECK_PASSED, events.CHECK_SKIPPED):
+        parts.append(Padding(Text(outcome.message.rstrip()), (0, 0, 0, 4)))
     return Group(*parts)
 
 
