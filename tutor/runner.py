@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from tutor import events
-from tutor.run_state import RunState
+from tutor.run_state import CheckOutcome, RunState
 from tutor.warm import Spawned, spawn
 from tutor.proctree import RUN_TAG, ProcessTracker
 
@@ -65,13 +65,7 @@ class RunRequest:
     stop_on_failure: bool = False  # skip the checks after the first failure (verify's mutant runs)
 
 
-@dataclass
-class CheckResult:
-    name: str
-    status: str
-    message: str = ""
-    task: str | None = None
-    seconds: float = 0.0
+CheckResult = CheckOutcome  # one named check's outcome: a single definition, in tutor.run_state
 
 
 @dataclass
@@ -319,7 +313,7 @@ class CheckRun:
         state.apply(event)
         self._started_seen, self._current, self._done = state.started_seen, state.current, state.done
         r.device, r.device_name, r.planned = state.device, state.device_name, [n for n, _ in state.planned]
-        r.checks = [CheckResult(o.name, o.status, o.message, o.task, o.seconds) for o in state.outcomes]
+        r.checks = list(state.outcomes)
         r.metrics, r.curves, r.curve_starts = state.metrics, state.curves, state.curve_starts
         r.output, r.output_tail = state.output, state.output_tail
         r.output_dropped, r.output_dropped_lines = state.output_dropped, state.output_dropped_lines
