@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from tutor.checking import check, expect, expect_decreasing, expect_match, expect_metric, expect_type, fail
 from tutor.checking.digits import SyntheticDigits
-from tutor.checking.layers import hook_count, leaf_shapes, trace_calls
+from tutor.checking.layers import as_pairs, expect_layer_shapes, leaf_shapes, trace_calls
 from tutor.checking.mistakes import is_close
 from tutor.checking.shapes import SyntheticShapes, channel_mean_std
 
@@ -381,48 +381,12 @@ def nested_model() -> nn.Module:
     ))
 
 
-def as_pairs(result, what: str) -> list[tuple[str, tuple[int, ...]]]:
-    expect(isinstance(result, (list, tuple)), f"{what} returned a {type(result).__name__}; expected a list of "
-           "(name, shape) pairs")
-    pairs = []
-    for i, item in enumerate(result):
-        ok = isinstance(item, (tuple, list)) and len(item) == 2 and isinstance(item[0], str)
-        expect(ok, f"{what}: entry {i} is {item!r:.60}; expected a (name, shape) pair like ('conv1', (2, 16, 26, 26))")
-        try:
-            pairs.append((item[0], tuple(int(s) for s in item[1])))
-        except TypeError:
-            fail(f"{what}: the shape of entry {i} ({item[0]!r}) is {item[1]!r:.60}; expected tuple(output.shape)")
-    return pairs
-
-
 @check("layer_shapes(): (name, output shape) of every leaf module, in call order, hooks removed", task="shapes")
 def layer_shapes_check(ctx):
     cnn = ctx.load("cnn")
     model = nested_model()
     x = torch.randn(2, 3, 32, 32, generator=ctx.gen)
-    want = leaf_shapes(model, x)
-    before = hook_count(model)
-    got = as_pairs(cnn.layer_shapes(model, x), "layer_shapes(model, x)")
-    left = hook_count(model) - before
-    expect(left == 0, f"layer_shapes() left {left} hook(s) registered on the model: every later forward pass "
-           "would still run them. Keep the handles that register_forward_hook returns and call handle.remove() "
-           "on each (in a finally: block, so they go even if forward raises)")
-    if got != want:
-        shown = f"yours {got[:4]}{' ...' if len(got) > 4 else ''}; expected {want[:4]} ... ({len(want)} entries)"
-        if len(got) == len(model) and [n for n, _ in got] == [n for n, _ in model.named_children()]:
-            fail(f"layer_shapes() hooked only the direct children (named_children): a Sequential inside the model "
-                 f"counts as one entry. Hook every leaf module (one without submodules) of model.named_modules(). "
-                 f"{shown}")
-        if len(got) == len(want) > 1 and len({n for n, _ in got}) == 1 and [s for _, s in got] == [s for _, s in want]:
-            fail(f"every entry of layer_shapes() has the name {got[0][0]!r}, the last module of the loop: a lambda "
-                 "defined in a loop reads `name` when it runs, after the loop has ended. Bind it when the hook is "
-                 f"made: lambda m, inputs, output, name=name: ... {shown}")
-        if got == [(n, s[1:]) for n, s in want]:
-            fail(f"layer_shapes() leaves out the batch dimension; return tuple(output.shape) as it is. {shown}")
-        if len(got) > len(want) and set(want) <= set(got):
-            fail(f"layer_shapes() also lists the containers (the Sequentials and the model itself, name ''); keep "
-                 f"only the leaf modules, those without submodules. {shown}")
-        fail(f"layer_shapes(model, x) of a model with a nested Sequential: {shown}")
+    expect_layer_shapes(cnn.layer_shapes, model, x, "('conv1', (2, 16, 26, 26))")
     for c, size in ((1, 28), (3, 32)):
         model = build(cnn, c, 10, size)
         x = torch.zeros(2, c, size, size)

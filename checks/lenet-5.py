@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from tutor.checking import check, expect, expect_decreasing, expect_initial_loss, expect_metric, expect_type, fail
 from tutor.checking.digits import SyntheticDigits
-from tutor.checking.layers import hook_count, leaf_shapes, trace_calls
+from tutor.checking.layers import as_pairs, expect_layer_shapes, leaf_shapes, trace_calls
 from tutor.checking.mistakes import expect_match, is_close, which_mistake
 
 # Test accuracy of the reference solution after train_lenet(..., epochs=2, batch_size=32, lr=2e-3)
@@ -305,62 +305,12 @@ def nested_model() -> nn.Module:
     ))
 
 
-def as_pairs(result, what: str) -> list[tuple[str, tuple[int, ...]]]:
-    expect(isinstance(result, (list, tuple)), f"{what} returned a {type(result).__name__}; expected a list of "
-           "(name, shape) pairs")
-    pairs = []
-    for i, item in enumerate(result):
-        ok = isinstance(item, (tuple, list)) and len(item) == 2 and isinstance(item[0], str)
-        expect(ok, f"{what}: entry {i} is {item!r:.60}; expected a (name, shape) pair like ('c1', (2, 6, 28, 28))")
-        try:
-            pairs.append((item[0], tuple(int(s) for s in item[1])))
-        except TypeError:
-            fail(f"{what}: the shape of entry {i} ({item[0]!r}) is {item[1]!r:.60}; expected tuple(output.shape)")
-    return pairs
-
-
 @check("layer_shapes(): (name, output shape) of every leaf module, in call order", task="shapes")
 def layer_shapes_check(ctx):
     lenet = ctx.load("lenet")
     model = nested_model()
     x = torch.randn(2, 1, 28, 28, generator=ctx.gen)
-    want = leaf_shapes(model, x)
-    before = hook_count(model)
-    got = as_pairs(lenet.layer_shapes(model, x), "layer_shapes(model, x)")
-    left = hook_count(model) - before
-    expect(left == 0, f"layer_shapes() left {left} hook(s) registered on the model: every later forward pass "
-           "would still run them. Keep the handles that register_forward_hook returns and call "
-           "handle.remove() on each (in a finally: block, so they go even if forward raises)")
-    if got != want:
-        children = []
-        handles = [m.register_forward_hook(lambda m, i, o, n=n: children.append((n, tuple(o.shape))))
-                   for n, m in model.named_children()]
-        every = []
-        handles += [m.register_forward_hook(lambda m, i, o, n=n: every.append((n, tuple(o.shape))))
-                    for n, m in model.named_modules()]
-        with torch.no_grad():
-            model(x)
-        for h in handles:
-            h.remove()
-        shown = f"yours {got[:4]}{' ...' if len(got) > 4 else ''}; expected {want[:4]} ... ({len(want)} entries)"
-        if got == children:
-            fail(f"layer_shapes() hooked only the direct children (named_children): a Sequential inside the "
-                 f"model counts as one entry. Hook every leaf module (one without submodules) of "
-                 f"model.named_modules(). {shown}")
-        if got == every:
-            fail(f"layer_shapes() also lists the containers (the Sequentials and the model itself, name ''); "
-                 f"keep only the leaf modules, those without submodules. {shown}")
-        names = {n for n, _ in got}
-        if len(got) == len(want) > 1 and len(names) == 1 and [s for _, s in got] == [s for _, s in want]:
-            fail(f"every entry of layer_shapes() has the name {got[0][0]!r}, the last module of the loop: a "
-                 "lambda defined in a loop reads `name` when it runs, after the loop has ended. Bind it when the "
-                 f"hook is made: lambda m, inputs, output, name=name: ... {shown}")
-        if got == [(n, s[1:]) for n, s in want]:
-            fail(f"layer_shapes() leaves out the batch dimension; return tuple(output.shape) as it is. {shown}")
-        if sorted(got) == sorted(want):
-            fail(f"layer_shapes() lists the right entries in the wrong order: record them in a forward hook, "
-                 f"which runs in the order the modules are called. {shown}")
-        fail(f"layer_shapes(model, x) of a model with a nested Sequential: {shown}")
+    expect_layer_shapes(lenet.layer_shapes, model, x, "('c1', (2, 6, 28, 28))")
     model = build(lenet)
     mine = leaf_shapes(model, torch.zeros(2, 1, 28, 28))
     theirs = as_pairs(lenet.layer_shapes(model, torch.zeros(2, 1, 28, 28)), "layer_shapes(LeNet5(), x)")
