@@ -16,13 +16,13 @@ from tutor.checking import (
     expect_decreasing,
     expect_dtype,
     expect_initial_loss,
-    expect_metric,
     expect_shape,
     expect_type,
     fail,
     fit,
 )
 from tutor.checking.digits import SyntheticDigits
+from tutor.checking.training import expect_reported_accuracy
 
 # Test accuracy of the reference solution after fit(..., epochs=2) on 4,000 training and
 # 1,000 test digits (CPU), seeds 0..7: 0.878 0.850 0.846 0.874 0.855 0.866 0.868 0.852
@@ -407,20 +407,8 @@ def fit_accuracy(ctx):
     expect_initial_loss(losses[0], 10, "the first batch's loss")
     expect_decreasing(losses, "the training loss", min_drop=0.5, window=10)
 
-    model.eval()
-    correct = 0
-    with torch.no_grad():
-        for x, y in DataLoader(test, batch_size=500):
-            correct += (model(x.to(ctx.device)).argmax(1).cpu() == y).sum().item()
-    acc = correct / len(test)
-    expect_metric(ctx, "test accuracy", acc, ACCURACY_THRESHOLD)
     reported = as_float(history["test_acc"][-1], "history['test_acc'][-1]")
-    if abs(reported - 100 * acc) < 0.5:
-        fail(f"history['test_acc'][-1] is {reported:.4g}, a percentage; evaluate() returns a fraction ({acc:.4f})")
-    expect(abs(reported - acc) < 2e-3,
-           f"history['test_acc'][-1] is {reported:.4f} but the returned model scores {acc:.4f} on the "
-           "whole test set: record evaluate(model, test_loader, ...) of the model you return, after each "
-           "epoch (in eval mode, over every test image)")
+    expect_reported_accuracy(ctx, model, test, reported, "test accuracy", ACCURACY_THRESHOLD)
 
 
 # ----------------------------------------------------------------------------------------- saving

@@ -15,16 +15,16 @@ from __future__ import annotations
 import copy
 import math
 import re
-from collections import OrderedDict
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from tutor.checking import check, expect, expect_decreasing, expect_match, expect_metric, expect_type, fail
+from tutor.checking import check, expect, expect_decreasing, expect_match, expect_type, fail
 from tutor.checking.digits import SyntheticDigits
-from tutor.checking.layers import as_pairs, expect_layer_shapes, leaf_shapes, trace_calls
+from tutor.checking.training import expect_reported_accuracy
+from tutor.checking.layers import as_pairs, expect_layer_shapes, leaf_shapes, nested_model, trace_calls
 from tutor.checking.mistakes import is_close
 from tutor.checking.shapes import SyntheticShapes, channel_mean_std
 
@@ -372,19 +372,10 @@ def initial_loss(ctx):
 # ----------------------------------------------------------------------------------------- layer_shapes
 
 
-def nested_model() -> nn.Module:
-    torch.manual_seed(1)
-    return nn.Sequential(OrderedDict(
-        features=nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)),
-        flatten=nn.Flatten(),
-        head=nn.Linear(4 * 16 * 16, 10),
-    ))
-
-
 @check("layer_shapes(): (name, output shape) of every leaf module, in call order, hooks removed", task="shapes")
 def layer_shapes_check(ctx):
     cnn = ctx.load("cnn")
-    model = nested_model()
+    model = nested_model(3, 32)
     x = torch.randn(2, 3, 32, 32, generator=ctx.gen)
     expect_layer_shapes(cnn.layer_shapes, model, x, "('conv1', (2, 16, 26, 26))")
     for c, size in ((1, 28), (3, 32)):
@@ -493,18 +484,8 @@ def run_training(ctx, kind: str, n_train: int, n_test: int, epochs: int, thresho
              "scores it sees lie in [0, 1], so the loss is stuck and the gradients are tiny. Give the loss the "
              "raw logits")
     expect_decreasing(losses, f"the training loss on the {kind}", min_drop=0.4, window=10)
-    model.eval()
-    correct = 0
-    with torch.no_grad():
-        for x, y in DataLoader(test, batch_size=500):
-            correct += (model(x.to(ctx.device)).argmax(1).cpu() == y).sum().item()
-    acc = correct / len(test)
-    expect_metric(ctx, f"test accuracy ({kind})", acc, threshold)
-    reported = float(history["test_acc"][-1])
-    if abs(reported - 100 * acc) < 0.5:
-        fail(f"history['test_acc'][-1] is {reported:.4g}, a percentage; evaluate() returns a fraction ({acc:.4f})")
-    expect(abs(reported - acc) < 2e-3, f"history['test_acc'][-1] is {reported:.4f} but the returned model scores "
-           f"{acc:.4f} on the test set: record evaluate(model, test_loader, device) after each epoch")
+    expect_reported_accuracy(ctx, model, test, float(history["test_acc"][-1]), f"test accuracy ({kind})",
+                                   threshold)
 
 
 @check(f"train_cnn() on 1×28×28 digits: the loss starts at ln 10 and falls; test accuracy ≥ {DIGITS_THRESHOLD}",

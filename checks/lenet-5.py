@@ -2,16 +2,16 @@
 
 import copy
 import math
-from collections import OrderedDict
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from tutor.checking import check, expect, expect_decreasing, expect_initial_loss, expect_metric, expect_type, fail
+from tutor.checking import check, expect, expect_decreasing, expect_initial_loss, expect_type, fail
 from tutor.checking.digits import SyntheticDigits
-from tutor.checking.layers import as_pairs, expect_layer_shapes, leaf_shapes, trace_calls
+from tutor.checking.training import expect_reported_accuracy
+from tutor.checking.layers import as_pairs, expect_layer_shapes, leaf_shapes, nested_model, trace_calls
 from tutor.checking.mistakes import expect_match, is_close, which_mistake
 
 # Test accuracy of the reference solution after train_lenet(..., epochs=2, batch_size=32, lr=2e-3)
@@ -296,19 +296,10 @@ def forward_values(ctx):
 # ----------------------------------------------------------------------------------------- layer_shapes
 
 
-def nested_model() -> nn.Module:
-    torch.manual_seed(1)
-    return nn.Sequential(OrderedDict(
-        features=nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)),
-        flatten=nn.Flatten(),
-        head=nn.Linear(4 * 14 * 14, 10),
-    ))
-
-
 @check("layer_shapes(): (name, output shape) of every leaf module, in call order", task="shapes")
 def layer_shapes_check(ctx):
     lenet = ctx.load("lenet")
-    model = nested_model()
+    model = nested_model(1, 28)
     x = torch.randn(2, 1, 28, 28, generator=ctx.gen)
     expect_layer_shapes(lenet.layer_shapes, model, x, "('c1', (2, 6, 28, 28))")
     model = build(lenet)
@@ -441,15 +432,5 @@ def training(ctx):
     ctx.curve("test accuracy", [float(v) for v in history["test_acc"]], start=1)
     expect_initial_loss(losses[0], 10, "the first batch's loss")
     expect_decreasing(losses, "the training loss", min_drop=0.5, window=10)
-    model.eval()
-    correct = 0
-    with torch.no_grad():
-        for x, y in DataLoader(test, batch_size=500):
-            correct += (model(x.to(ctx.device)).argmax(1).cpu() == y).sum().item()
-    acc = correct / len(test)
-    expect_metric(ctx, "test accuracy", acc, ACCURACY_THRESHOLD)
-    reported = float(history["test_acc"][-1])
-    if abs(reported - 100 * acc) < 0.5:
-        fail(f"history['test_acc'][-1] is {reported:.4g}, a percentage; evaluate() returns a fraction ({acc:.4f})")
-    expect(abs(reported - acc) < 2e-3, f"history['test_acc'][-1] is {reported:.4f} but the returned model scores "
-           f"{acc:.4f} on the test set: record evaluate(model, test_loader, device) after each epoch")
+    expect_reported_accuracy(ctx, model, test, float(history["test_acc"][-1]), "test accuracy",
+                                   ACCURACY_THRESHOLD)

@@ -62,3 +62,23 @@ def test_evaluate_concatenates_batches_so_each_example_counts_once():
     loss = evaluate(net, DataLoader(TensorDataset(X, y), batch_size=64), metric=F.cross_entropy)
     with torch.no_grad():
         assert abs(loss - F.cross_entropy(net(X), y).item()) < 1e-6
+
+
+def test_expect_reported_accuracy_names_a_percentage_and_a_stale_history():
+    from types import SimpleNamespace
+
+    from torch import nn
+    from torch.utils.data import TensorDataset
+
+    from tutor.checking.messages import failure_of
+    from tutor.checking.training import expect_reported_accuracy
+
+    x = torch.eye(4)
+    data = TensorDataset(x, torch.arange(4))
+    model = nn.Linear(4, 4, bias=False)
+    with torch.no_grad():
+        model.weight.copy_(torch.eye(4))  # scores 1.0
+    ctx = SimpleNamespace(device=torch.device("cpu"), metric=lambda *a, **k: None)
+    assert failure_of(expect_reported_accuracy, ctx, model, data, 1.0, "acc", 0.5) is None
+    assert "a percentage" in failure_of(expect_reported_accuracy, ctx, model, data, 100.0, "acc", 0.5)
+    assert "scores 1.0000" in failure_of(expect_reported_accuracy, ctx, model, data, 0.75, "acc", 0.5)

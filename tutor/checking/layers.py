@@ -136,3 +136,16 @@ def expect_layer_shapes(layer_shapes: Any, model: nn.Module, x: Any, example: st
         fail(f"layer_shapes() lists the right entries in the wrong order: record them in a forward hook, "
              f"which runs in the order the modules are called. {shown}")
     fail(f"layer_shapes(model, x) of a model with a nested Sequential: {shown}")
+
+
+def nested_model(in_channels: int, size: int) -> nn.Module:
+    """A fixed model with a Sequential inside (conv, ReLU, 2×2 pool, flatten, linear): what a learner's
+    layer_shapes() must walk through leaf by leaf."""
+    from collections import OrderedDict
+
+    torch.manual_seed(1)
+    return nn.Sequential(OrderedDict(
+        features=nn.Sequential(nn.Conv2d(in_channels, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)),
+        flatten=nn.Flatten(),
+        head=nn.Linear(4 * (size // 2) ** 2, 10),
+    ))

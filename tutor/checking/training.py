@@ -85,3 +85,30 @@ def evaluate(model: nn.Module, data: Any, metric: Callable[[torch.Tensor, torch.
         for module, training in modes:
             module.training = training
     return float(value.item() if isinstance(value, torch.Tensor) else value)
+
+
+def expect_reported_accuracy(ctx: Any, model: nn.Module, test: Any, reported: float, name: str,
+                             threshold: float) -> float:
+    """The model a learner's training returned scores ≥ `threshold` on the whole `test` set (eval mode,
+    no_grad), and the history's last test accuracy (`reported`) is that same fraction. Returns the accuracy.
+
+        acc = expect_reported_accuracy(ctx, model, test_set, history["test_acc"][-1], "test accuracy", 0.85)
+    """
+    from torch.utils.data import DataLoader
+
+    from tutor.checking import expect, expect_metric, fail
+
+    model.eval()
+    correct = 0
+    with torch.no_grad():
+        for x, y in DataLoader(test, batch_size=500):
+            correct += (model(x.to(ctx.device)).argmax(1).cpu() == y).sum().item()
+    acc = correct / len(test)
+    expect_metric(ctx, name, acc, threshold)
+    if abs(reported - 100 * acc) < 0.5:
+        fail(f"history['test_acc'][-1] is {reported:.4g}, a percentage; evaluate() returns a fraction ({acc:.4f})")
+    expect(abs(reported - acc) < 2e-3,
+           f"history['test_acc'][-1] is {reported:.4f} but the returned model scores {acc:.4f} on the "
+           "whole test set: record evaluate(model, test_loader, ...) of the model you return, after each "
+           "epoch (in eval mode, over every test image)")
+    return acc
