@@ -114,6 +114,23 @@ async def test_long_output_panel_says_what_was_not_kept(home: Path) -> None:
         assert log.index("first line") < log.index("not kept") < log.index("last line")
 
 
+async def test_a_heatmap_from_the_check_is_drawn_in_the_check_pane_within_80_columns(home: Path) -> None:
+    course = Course(make_tiny_course(home / "course"))
+    app = make_app(Tutor(home / "dltutor", course=course))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        panel = app.main.query_one(CheckPanel)
+        panel.begin("adding-numbers")
+        assert not panel.query_one("#heatmaps").display
+        values = [[1.0 if j == 5 - i else 0.0 for j in range(6)] for i in range(6)]
+        panel.apply({"event": "heatmap", "check": "c", "name": "attention", "values": values,
+                     "rows": list("fedcba"), "cols": list("abcdef"), "row_title": "output", "col_title": "input"})
+        await pilot.pause()
+        drawn = plain(panel.query_one("#heatmaps").content).splitlines()
+        assert panel.query_one("#heatmaps").display and drawn[0].startswith("attention")
+        assert "f           ██" in drawn and max(len(line) for line in drawn) <= 80
+
+
 def test_readme_key_list_is_the_key_table():
     """The README's TUI keys are drawn from tutor/app/keys.py, the table the bindings come from."""
     from pathlib import Path

@@ -192,3 +192,18 @@ def test_real_course_twelve_weeks_with_a_start_date(workspace: Path):
     for text in ("13", "day13", "batch-norm"):
         r = runner.invoke(app, ["show", text, "--track", "50-days"])
         assert r.exit_code == 0 and "Batch Normalization" in r.stdout
+
+
+def test_check_draws_the_checks_heatmaps_and_json_carries_them(cli, tiny_course: Path):
+    script = tiny_course / "checks" / "tiny-day.py"
+    script.write_text(script.read_text() + (
+        "\n\n@check('attention is drawn', task='go')\n"
+        "def drawn(ctx):\n"
+        "    ctx.heatmap('attention', [[0.0, 1.0], [1.0, 0.0]], rows=['b', 'a'], cols=['a', 'b'],\n"
+        "                row_title='output', col_title='input')\n"))
+    r = invoke(cli, "check", "1", "--no-plot")
+    assert "attention (output × input" not in r.stdout  # --no-plot: no curves, no heatmaps
+    r = invoke(cli, "check", "1")
+    assert "attention (output × input" in r.stdout and "b   ██" in r.stdout, r.stdout
+    data = json.loads(invoke(cli, "check", "1", "--json").stdout)
+    assert data["heatmaps"][0]["values"] == [[0.0, 1.0], [1.0, 0.0]]

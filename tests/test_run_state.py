@@ -38,3 +38,15 @@ def test_a_result_that_was_not_planned_still_shows():
     s = RunState()
     s.apply({"event": events.CHECK, "name": "surprise", "status": events.CHECK_PASSED})
     assert [r.name for r in s.rows()] == ["surprise"]
+
+
+def test_heatmaps_are_kept_in_order_up_to_the_cap():
+    from tutor.run_state import MAX_HEATMAPS
+
+    s = RunState()
+    for i in range(MAX_HEATMAPS + 3):
+        s.apply({"event": events.HEATMAP, "check": "a", "name": f"h{i}", "values": [[0.0, 1.0]], "rows": ["r"],
+                 "cols": ["x", "y"]})
+    s.apply({"event": events.HEATMAP, "check": "a", "name": "broken", "values": "not a matrix"})
+    assert [h["name"] for h in s.heatmaps] == [f"h{i}" for i in range(MAX_HEATMAPS)]
+    assert s.heatmaps[0]["values"] == [[0.0, 1.0]] and "event" not in s.heatmaps[0]

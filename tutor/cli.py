@@ -168,7 +168,7 @@ def check(
     as_json: JsonOpt = False,
     seed: Annotated[int, typer.Option(help="seed for the check's data and initialisation")] = 0,
     timeout: Annotated[Optional[float], typer.Option(help="seconds the checks may take once started")] = None,
-    plot: Annotated[bool, typer.Option("--plot/--no-plot", help="draw loss curves after the check")] = True,
+    plot: Annotated[bool, typer.Option("--plot/--no-plot", help="draw loss curves and heatmaps after the check")] = True,
     max_memory: Annotated[Optional[float], typer.Option(
         "--max-memory", metavar="MIB", help="cap the check's memory (RLIMIT_DATA, MiB; torch itself needs ~300)")] = None,
 ) -> None:

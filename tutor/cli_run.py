@@ -59,6 +59,11 @@ def run_and_report(tutor: Any, lesson: Lesson, *, seed: int = 0, device: str = "
         width = min(out.width, 100)
         out.print(Text.from_ansi(render_curves(result.curves, width, 15, "loss curves", color=not out.no_color,
                                                starts=result.curve_starts)))
+    if plot:
+        from tutor.heatmap import heatmap_text
+
+        for heatmap in result.heatmaps:
+            out.print(heatmap_text(heatmap, min(out.width, 100)))
     out.print(verdict_panel(result, lesson.title))
     if record_problem:
         err.print(f"[red]the check ran and {result.verdict.upper()}, but the attempt could not be recorded:[/] "

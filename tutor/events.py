@@ -20,6 +20,7 @@ CHECK_STARTED = "check_started"  # name, index
 CHECK = "check"  # name, task, status, message, seconds
 METRIC = "metric"  # check, name, value, threshold, higher_is_better
 CURVE = "curve"  # check, name, step, value
+HEATMAP = "heatmap"  # check, name, values (rows of numbers), rows, cols (labels), row_title, col_title
 OUTPUT = "output"  # text (added by the parent from the child's stdout/stderr)
 DONE = "done"  # passed, failed, peak_mib
 FINISHED = "finished"  # added by the parent: the whole RunResult as a dict

@@ -14,6 +14,7 @@ from tutor import events
 # What a planned check is while a run goes on (the statuses of a finished check are in tutor.events).
 PENDING = "pending"
 RUNNING = "running"
+MAX_HEATMAPS = 8  # a run keeps at most this many heatmaps
 
 
 @dataclass
@@ -44,6 +45,7 @@ class RunState:
     metrics: list[dict[str, Any]] = field(default_factory=list)
     curves: dict[str, list[float]] = field(default_factory=dict)
     curve_starts: dict[str, int] = field(default_factory=dict)  # a curve's first step, when not 0
+    heatmaps: list[dict[str, Any]] = field(default_factory=list)  # as sent (tutor.heatmap draws them)
     output: str = ""  # the first part of the learner's prints
     output_tail: str = ""  # the last part, when the middle was dropped
     output_dropped: int = 0
@@ -81,6 +83,9 @@ class RunState:
                 if name not in self.curves and event.get("step"):
                     self.curve_starts[name] = int(event["step"])
                 self.curves.setdefault(name, []).append(float(value))
+        elif kind == events.HEATMAP:
+            if isinstance(event.get("values"), list) and len(self.heatmaps) < MAX_HEATMAPS:
+                self.heatmaps.append({k: v for k, v in event.items() if k != "event"})
         elif kind == events.OUTPUT:
             if event.get("tail"):
                 self.output_tail = event.get("text", "")

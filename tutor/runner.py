@@ -79,6 +79,7 @@ class RunResult:
     metrics: list[dict[str, Any]] = field(default_factory=list)
     curves: dict[str, list[float]] = field(default_factory=dict)
     curve_starts: dict[str, int] = field(default_factory=dict)  # a curve's first step, when not 0
+    heatmaps: list[dict[str, Any]] = field(default_factory=list)  # a check's matrices to draw (tutor.heatmap)
     output: str = ""  # the first OUTPUT_HEAD bytes of the learner's prints
     output_tail: str = ""  # the last OUTPUT_TAIL bytes, when more than OUTPUT_CAP came
     output_dropped: int = 0  # bytes between the two, not kept
@@ -315,6 +316,7 @@ class CheckRun:
         r.device, r.device_name, r.planned = state.device, state.device_name, [n for n, _ in state.planned]
         r.checks = list(state.outcomes)
         r.metrics, r.curves, r.curve_starts = state.metrics, state.curves, state.curve_starts
+        r.heatmaps = state.heatmaps
         r.output, r.output_tail = state.output, state.output_tail
         r.output_dropped, r.output_dropped_lines = state.output_dropped, state.output_dropped_lines
         if state.error:

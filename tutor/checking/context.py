@@ -15,6 +15,9 @@ from tutor import events
 from tutor.checking.errors import LearnerLoadError
 
 
+MAX_HEATMAP_SIDE = 64  # rows and columns of one ctx.heatmap
+
+
 class Context:
     """Shared by all checks of one run; `current` names the check being run."""
 
@@ -75,6 +78,31 @@ class Context:
         """Report a whole curve (one value per step) in one go."""
         for step, value in enumerate(np.asarray(values, dtype=float).ravel().tolist(), start):
             self.point(name, step, value)
+
+    def heatmap(self, name: str, values: Any, rows: Any = None, cols: Any = None,
+                row_title: str = "", col_title: str = "") -> None:
+        """Show a matrix (attention weights, a confusion matrix) as a heatmap in the CLI and the TUI.
+
+        `values` is 2-D (a tensor or nested lists, at most 64 × 64); `rows`/`cols` label its rows and
+        columns (tokens, classes; default 0, 1, ...). Example, a decoder attending over the source:
+        ``ctx.heatmap("attention", weights[0], rows=target_tokens, cols=source_tokens,
+        row_title="output", col_title="input")``.
+        """
+        if isinstance(values, torch.Tensor):
+            values = values.detach().to("cpu", torch.float64).numpy()
+        matrix = np.asarray(values, dtype=float)
+        if matrix.ndim != 2 or not 0 < matrix.shape[0] <= MAX_HEATMAP_SIDE or not 0 < matrix.shape[1] <= MAX_HEATMAP_SIDE:
+            raise ValueError(f"ctx.heatmap wants a 2-D matrix of at most {MAX_HEATMAP_SIDE} × {MAX_HEATMAP_SIDE}, "
+                             f"got shape {tuple(matrix.shape)}")
+
+        def labels(given: Any, n: int) -> list[str]:
+            names = [str(i) for i in range(n)] if given is None else [str(x) for x in list(given)][:n]
+            return names + [str(i) for i in range(len(names), n)]
+
+        events.write(self._stream, events.HEATMAP, check=self.current, name=name,
+                     values=[[v if np.isfinite(v) else None for v in row] for row in matrix.tolist()],
+                     rows=labels(rows, matrix.shape[0]), cols=labels(cols, matrix.shape[1]),
+                     row_title=row_title, col_title=col_title)
 
     def point(self, name: str, step: int, value: float) -> None:
         """Report one point of a curve as training produces it."""

@@ -54,12 +54,14 @@ class CheckPanel(VerticalScroll):
         yield Static(id="verdict", classes="-idle")
         yield Static(id="check-lines")
         yield Static(id="curve")
+        yield Static(id="heatmaps")
         yield Static("Your output", id="output-label")
         yield Log(id="output", max_lines=None)  # at most 64 KiB come: the runner keeps head and tail
 
     def on_mount(self) -> None:
         self._show_output(False)
         self.query_one("#curve").display = False
+        self.query_one("#heatmaps").display = False
 
     # -- idle: what the last attempt said ---------------------------------------------
     def show_idle(self, day: str, attempt: dict[str, Any] | None, written: bool = True) -> None:
@@ -69,6 +71,7 @@ class CheckPanel(VerticalScroll):
         self.day = day
         self.state = RunState()
         self.query_one("#curve").display = False
+        self.query_one("#heatmaps").display = False
         self._show_output(False)
         self.query_one("#output", Log).clear()
         lines = self.query_one("#check-lines", Static)
@@ -104,6 +107,7 @@ class CheckPanel(VerticalScroll):
         self._started = time.monotonic()
         self.query_one("#check-lines", Static).update(Text("starting the check process…", style="dim"))
         self.query_one("#curve", Static).display = False
+        self.query_one("#heatmaps", Static).display = False
         self.query_one("#output", Log).clear()
         self._show_output(False)
         self._draw_running()
@@ -122,6 +126,8 @@ class CheckPanel(VerticalScroll):
             self._draw_lines()
         elif kind == events.CURVE:
             self._schedule_curve()
+        elif kind == events.HEATMAP:
+            self._draw_heatmaps()
         elif kind == events.OUTPUT:
             self._show_output(True)
             log = self.query_one("#output", Log)
@@ -229,6 +235,15 @@ class CheckPanel(VerticalScroll):
         widget.update(Text.from_ansi(chart))
         widget.display = True
         self._curve_drawn = time.monotonic()
+
+    def _draw_heatmaps(self) -> None:
+        from tutor.heatmap import heatmap_text
+
+        widget = self.query_one("#heatmaps", Static)
+        width = max(30, self.scrollable_content_region.width - 1)
+        drawn = [heatmap_text(h, width) for h in self.state.heatmaps]
+        widget.update(Text("\n\n").join(drawn))
+        widget.display = bool(drawn)
 
     def _show_output(self, show: bool) -> None:
         self.query_one("#output-label").display = show
