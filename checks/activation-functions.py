@@ -1,9 +1,10 @@
 """Check: sigmoid, tanh, ReLU, LeakyReLU and their derivatives, by hand; saturation and dead units.
 
-Values are compared with torch's own functions and derivatives with autograd, in
-float64 (and float32 for the values). A TorchFunctionMode watches every torch call
-the learner makes: it catches torch's own activations (not allowed today) and the
-first operation that turns finite inputs into inf or nan (an overflow inside).
+Values are compared with torch's own functions and derivatives with autograd, in float64
+(and float32 for the values). Every learner call runs under `forbid` (torch's own
+activations are not allowed today) and `first_overflow` (which names the first operation
+that turned finite inputs into inf or nan). When a derivative or a measurement is off, the
+check recomputes it with each classic mistake and names the one that matches.
 """
 
 import warnings
@@ -11,39 +12,40 @@ import warnings
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.overrides import TorchFunctionMode
 
 from tutor.checking import (
     check,
     describe_difference,
-    distinct,
     expect,
     expect_close,
-    expect_dtype,
     expect_finite,
-    expect_shape,
-    expect_type,
+    expect_like,
+    expect_match,
     fail,
+    first_overflow,
+    float64_device,
+    forbid,
 )
 
-# torch functions (and Tensor methods) the learner must not call: they are the answers.
-FORBIDDEN = {
-    "sigmoid", "sigmoid_", "special_expit", "expit", "logit", "tanh", "tanh_", "relu", "relu_",
-    "leaky_relu", "leaky_relu_", "rrelu", "rrelu_", "hardtanh", "hardtanh_", "relu6", "elu", "elu_",
-    "selu", "celu", "gelu", "silu", "mish", "softplus", "logsigmoid", "hardsigmoid", "hardswish",
-    "threshold", "threshold_", "prelu", "softsign", "tanhshrink",
-}
+BUILD_IT = "today you build it from elementary operations (torch.exp, torch.where, comparisons, arithmetic)"
+# torch's activations (functions, Tensor methods, in-place variants, torch.special.expit): the answers.
+TORCH_ACTIVATIONS = (
+    "sigmoid", "expit", "logit", "tanh", "relu", "leaky_relu", "rrelu", "hardtanh", "relu6", "elu", "selu",
+    "celu", "gelu", "silu", "mish", "softplus", "logsigmoid", "hardsigmoid", "hardswish", "threshold", "prelu",
+    "softsign", "tanhshrink",
+)
 # Tolerances for values against torch's functions. The reference solution is within 4.4e-16
 # (float64) and 1.2e-7 (float32) of torch on [-30, 30]; the textbook formulas are within 1e-15
 # where they do not overflow.
 F64 = dict(atol=1e-12, rtol=1e-10)
 F32 = dict(atol=1e-6, rtol=1e-5)
 EXTREMES = (-1000.0, -100.0, -89.0, -50.0, 50.0, 89.0, 100.0, 1000.0)
+KINKS = [-3.0, -1.0, -1e-9, 0.0, 1e-9, 0.5, 2.0]
 THRESHOLD = 0.01  # saturation: derivative below 1% (sigmoid: |z| > 4.59, tanh: |z| > 2.99)
 # Fractions k/n may be computed in float32 (mask.float().mean().item()): off by at most ~1e-7
 # relative, while two different fractions of the batches here (n <= 128 * 40 = 5120 entries)
 # differ by at least 1/5120 = 2e-4. So 1e-6 accepts float32 and still tells any two counts apart.
-FRACTION_TOL = 1e-6
+FRACTION = dict(atol=1e-6, rtol=0)
 
 # The saturation batch: values far from both thresholds (sigmoid 4.59, tanh 2.99). Every wrong
 # reading below gives a different number on it (differences >= 0.04), checked when it was built.
@@ -55,7 +57,7 @@ SAT_BATCH = [
 ]
 # The dead-unit batch: 6 examples x 8 units. Units 0, 1, 2 are dead (all negative; all exactly 0;
 # negatives and zeros); 3 and 6 have a single positive example; 7 has one zero. Dead: 3/8.
-DEAD_BATCH = np.array([
+DEAD_BATCH = [
     # A     B    C     D    E     F    G     H
     [-1.0, 0.0, -1.0, -1.0, 1.0, 1.0, -2.0, 0.0],
     [-2.0, 0.0, 0.0, -2.0, 2.0, -1.0, -1.0, 1.0],
@@ -63,62 +65,48 @@ DEAD_BATCH = np.array([
     [-3.0, 0.0, 0.0, 0.5, 3.0, -2.0, -1.0, 3.0],
     [-1.0, 0.0, -0.5, -1.0, 1.0, 0.5, 2.0, 1.0],
     [-0.1, 0.0, -1.0, -2.0, 2.0, -0.5, -4.0, 0.2],
-])
+]
 
-
-class Watch(TorchFunctionMode):
-    """Records forbidden torch calls and the first call that makes inf/nan out of finite inputs."""
-
-    def __init__(self):
-        super().__init__()
-        self.forbidden = []
-        self.overflow = None
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        name = getattr(func, "__name__", str(func))
-        if name in FORBIDDEN and name not in self.forbidden:
-            self.forbidden.append(name)
-        out = func(*args, **kwargs)
-        if self.overflow is None and isinstance(out, torch.Tensor) and out.is_floating_point():
-            inputs = [a for a in list(args) + list(kwargs.values()) if isinstance(a, torch.Tensor)]
-            if all(bool(torch.isfinite(a).all()) for a in inputs if a.is_floating_point()):
-                if not bool(torch.isfinite(out).all()):
-                    self.overflow = name.strip("_")
-        return out
+SIGMOID_WHY = (
+    "exp(x) overflows to inf above x = 88.7 in float32 (709.8 in float64). The textbook "
+    "1 / (1 + exp(-x)) gives the right 0 at x = -1000 only by luck (1 / inf = 0), and its "
+    "gradient is nan (0 * inf). Only ever exponentiate a number <= 0: with z = exp(-|x|), which "
+    "lies in (0, 1], sigmoid(x) is 1/(1+z) for x >= 0 and z/(1+z) for x < 0. torch.where evaluates "
+    "BOTH branches, so a branch that overflows poisons the gradient even where it is not chosen."
+)
+TANH_WHY = (
+    "exp(x) overflows to inf above x = 88.7 in float32 (709.8 in float64), and the textbook "
+    "(e^x - e^-x) / (e^x + e^-x) then gives inf / inf = nan. Only ever exponentiate a number <= 0: "
+    "with m = exp(-2|x|), tanh(|x|) = (1 - m) / (1 + m), then give it the sign of x "
+    "(or use 2 * sigmoid(2x) - 1 with your stable sigmoid). torch.where evaluates BOTH branches, so "
+    "a branch that overflows poisons the gradient even where it is not chosen."
+)
 
 
 def watched(fn, *args, **kwargs):
-    """Call a learner function under the watch; fail if it used torch's own activation."""
-    with Watch() as w:
+    """fn(...) under the ban on torch's activations; returns (output, the overflow watch)."""
+    with first_overflow() as watch, forbid(*TORCH_ACTIVATIONS, reason=BUILD_IT, caller=f"{fn.__name__}()"):
         out = fn(*args, **kwargs)
-    if w.forbidden:
-        fail(f"{fn.__name__}() calls torch's own {', '.join(w.forbidden)}: today you build it from "
-             "elementary operations (torch.exp, torch.where, comparisons, arithmetic)")
-    return out, w
+    return out, watch
 
 
 def grid(ctx, dtype, scale=6.0):
     """Random points plus the special ones (0, tiny, moderately large), on the check's device."""
     x = scale * torch.randn(500, generator=ctx.gen, dtype=torch.float64)
     special = torch.tensor([0.0, 1e-9, -1e-9, 1e-3, -1e-3, 15.0, -15.0, 30.0, -30.0], dtype=torch.float64)
-    return torch.cat([x, special]).to(dtype).to(ctx.device)
+    device = float64_device(ctx) if dtype == torch.float64 else ctx.device
+    return torch.cat([x, special]).to(device=device, dtype=dtype)
 
 
 def autograd_derivative(fn, x):
-    """d fn / dx elementwise by autograd, float64."""
+    """d fn / dx elementwise by autograd."""
     x = x.detach().clone().requires_grad_(True)
     fn(x).sum().backward()
     return x.grad.detach()
 
 
-def expect_tensor_like(out, x, name):
-    """Same type, shape, dtype and device as the input."""
-    expect_type(out, torch.Tensor, name)
-    expect_shape(out, tuple(x.shape), name)
-    expect_dtype(out, x.dtype, name)
-    expect(out.device == x.device, f"{name} is on {out.device}; the input is on {x.device}. "
-           "Make new tensors with torch.zeros_like / torch.full_like, or on x.device")
+def dtype_name(dtype):
+    return str(dtype).replace("torch.", "")
 
 
 def check_values(ctx, fn, ref, name, **kwargs):
@@ -127,8 +115,8 @@ def check_values(ctx, fn, ref, name, **kwargs):
         x = grid(ctx, dtype)
         original = x.clone()
         out, _ = watched(fn, x, **kwargs)
-        label = f"{name}(x) for {str(dtype).replace('torch.', '')} x"
-        expect_tensor_like(out, x, label)
+        label = f"{name}(x) for {dtype_name(dtype)} x"
+        expect_like(out, x, label)
         if not torch.equal(x, original):
             fail(f"{fn.__name__}() changed its input in place (an in-place op such as clamp_, x[x < 0] = 0 "
                  "or x *= ...): return a new tensor and leave x as it was. The input after the call against "
@@ -139,22 +127,23 @@ def check_values(ctx, fn, ref, name, **kwargs):
 def check_stable(ctx, fn, ref, name, why):
     """Finite, right, and no inf/nan inside at +-1000 and friends; a finite autograd gradient."""
     for dtype in (torch.float32, torch.float64):
+        device = float64_device(ctx) if dtype == torch.float64 else ctx.device
         for v in EXTREMES:
-            x = torch.tensor([v], dtype=dtype, device=ctx.device)
+            x = torch.tensor([v], dtype=dtype, device=device)
+            label = f"{name}({v:g}) in {dtype_name(dtype)}"
             try:
                 with warnings.catch_warnings(), np.errstate(all="raise"):
                     warnings.simplefilter("error")
-                    out, w = watched(fn, x)
+                    out, watch = watched(fn, x)
             except (FloatingPointError, RuntimeWarning) as exc:
-                fail(f"{name}({v:g}) in {str(dtype).replace('torch.', '')}: '{exc}'. {why}")
-            label = f"{name}({v:g}) in {str(dtype).replace('torch.', '')}"
-            expect_tensor_like(out, x, label)
-            if w.overflow:
-                fail(f"{label}: inside your {fn.__name__}(), torch.{w.overflow} turned a finite input into "
+                fail(f"{label}: '{exc}'. {why}")
+            expect_like(out, x, label)
+            if watch.op:
+                fail(f"{label}: inside your {fn.__name__}(), torch.{watch.op} turned a finite input into "
                      f"inf/nan. {why}")
             expect_finite(out, label)
             expect_close(out, ref(x), label, atol=1e-12, rtol=0)
-    x = torch.tensor(EXTREMES, dtype=torch.float64, device=ctx.device, requires_grad=True)
+    x = torch.tensor(EXTREMES, dtype=torch.float64, device=float64_device(ctx), requires_grad=True)
     try:
         fn(x).sum().backward()
     except RuntimeError as exc:
@@ -163,42 +152,18 @@ def check_stable(ctx, fn, ref, name, why):
            f"the autograd gradient of your {name}() at {list(EXTREMES)} has nan/inf: {x.grad}. {why}")
 
 
-SIGMOID_WHY = (
-    "exp(x) overflows to inf above x = 88.7 in float32 (709.8 in float64). The textbook "
-    "1 / (1 + exp(-x)) gives the right 0 at x = -1000 only by luck (1 / inf = 0), and its "
-    "gradient is nan (0 * inf). Only ever exponentiate a number <= 0: with z = exp(-|x|), which "
-    "lies in (0, 1], sigmoid(x) is 1/(1+z) for x >= 0 and z/(1+z) for x < 0. torch.where evaluates "
-    "BOTH branches, so a branch that overflows poisons the gradient even where it is not chosen."
-)
-
-TANH_WHY = (
-    "exp(x) overflows to inf above x = 88.7 in float32 (709.8 in float64), and the textbook "
-    "(e^x - e^-x) / (e^x + e^-x) then gives inf / inf = nan. Only ever exponentiate a number <= 0: "
-    "with m = exp(-2|x|), tanh(|x|) = (1 - m) / (1 + m), then give it the sign of x "
-    "(or use 2 * sigmoid(2x) - 1 with your stable sigmoid). torch.where evaluates BOTH branches, so "
-    "a branch that overflows poisons the gradient even where it is not chosen."
-)
-
-
-def derivative_variants(ctx, fn, right, variants, name, at_extremes=True):
-    """fn(x) against the autograd derivative; name a known wrong formula if it matches one."""
+def check_derivative(ctx, fn, right, mistakes, name, at_extremes=True):
+    """fn(x) against the autograd derivative on the float64 grid, naming a known wrong formula."""
     x = grid(ctx, torch.float64)
     out, _ = watched(fn, x)
-    label = f"{name}(x)"
-    expect_tensor_like(out, x, label)
-    want = right(x)
-    mine = out.detach()
-    if not torch.allclose(mine, want, **F64):
-        for why, wrong in variants.items():
-            wrong_values = wrong(x)
-            if torch.isfinite(wrong_values).all() and torch.allclose(mine, wrong_values, **F64):
-                fail(f"{label} matches {why}. Against autograd: {describe_difference(mine, want, **F64)}")
-    expect_close(mine, want, f"{label} against autograd", **F64)
+    expect_like(out, x, f"{name}(x)")
+    expect_match(f"{name}(x)", out.detach(), right(x), {why: (lambda w=w: w(x)) for why, w in mistakes.items()},
+                 against="autograd", **F64)
     if at_extremes:
-        x = torch.tensor(EXTREMES, dtype=torch.float64, device=ctx.device)
-        out, w = watched(fn, x)
+        x = torch.tensor(EXTREMES, dtype=torch.float64, device=x.device)
+        out, watch = watched(fn, x)
         if not bool(torch.isfinite(out).all()):
-            inside = f" (torch.{w.overflow} overflowed inside)" if w.overflow else ""
+            inside = f" (torch.{watch.op} overflowed inside)" if watch.op else ""
             fail(f"{name}() at {list(EXTREMES)} gives {out.tolist()}{inside}: exp of a large number is inf and "
                  "inf / inf is nan. Compute the derivative from the value of your stable function instead")
         expect_close(out, right(x), f"{name}(x) at x = ±50...±1000", atol=1e-12, rtol=0)
@@ -207,24 +172,22 @@ def derivative_variants(ctx, fn, right, variants, name, at_extremes=True):
 # -- sigmoid -------------------------------------------------------------------------
 @check("sigmoid(x) matches torch.sigmoid in float64 and float32, built by hand", task="sigmoid")
 def sigmoid_values(ctx):
-    act = ctx.load("activations")
-    check_values(ctx, act.sigmoid, torch.sigmoid, "sigmoid")
+    check_values(ctx, ctx.load("activations").sigmoid, torch.sigmoid, "sigmoid")
 
 
 @check("sigmoid is numerically stable: ±1000 gives 0 and 1, no overflow inside, finite gradient",
        task="sigmoid")
 def sigmoid_stable(ctx):
-    act = ctx.load("activations")
-    check_stable(ctx, act.sigmoid, torch.sigmoid, "sigmoid", SIGMOID_WHY)
+    check_stable(ctx, ctx.load("activations").sigmoid, torch.sigmoid, "sigmoid", SIGMOID_WHY)
 
 
 @check("sigmoid_grad(x) matches autograd's derivative of sigmoid in float64", task="sigmoid")
 def sigmoid_derivative(ctx):
     act = ctx.load("activations")
-    derivative_variants(ctx, act.sigmoid_grad, lambda x: autograd_derivative(torch.sigmoid, x), {
-        "x * (1 - x): the formula s * (1 - s) needs s = sigmoid(x), not x itself": lambda x: x * (1 - x),
-        "sigmoid(x) itself; the derivative is sigmoid(x) * (1 - sigmoid(x))": torch.sigmoid,
-        "1 - sigmoid(x)**2, which is the tanh pattern; sigmoid's is s * (1 - s)":
+    check_derivative(ctx, act.sigmoid_grad, lambda x: autograd_derivative(torch.sigmoid, x), {
+        "it computes x * (1 - x): the formula s * (1 - s) needs s = sigmoid(x), not x itself": lambda x: x * (1 - x),
+        "it returns sigmoid(x) itself; the derivative is sigmoid(x) * (1 - sigmoid(x))": torch.sigmoid,
+        "it computes 1 - sigmoid(x)**2, which is the tanh pattern; sigmoid's is s * (1 - s)":
             lambda x: 1 - torch.sigmoid(x) ** 2,
     }, "sigmoid_grad")
 
@@ -240,30 +203,27 @@ def tanh_values(ctx):
 @check("tanh_grad(x) matches autograd's derivative of tanh in float64", task="tanh")
 def tanh_derivative(ctx):
     act = ctx.load("activations")
-    derivative_variants(ctx, act.tanh_grad, lambda x: autograd_derivative(torch.tanh, x), {
-        "1 - x**2: the formula 1 - t**2 needs t = tanh(x), not x itself": lambda x: 1 - x**2,
-        "1 - tanh(x): the derivative squares it, 1 - tanh(x)**2": lambda x: 1 - torch.tanh(x),
-        "tanh(x) * (1 - tanh(x)), which is the sigmoid pattern; tanh's is 1 - tanh(x)**2":
+    check_derivative(ctx, act.tanh_grad, lambda x: autograd_derivative(torch.tanh, x), {
+        "it computes 1 - x**2: the formula 1 - t**2 needs t = tanh(x), not x itself": lambda x: 1 - x**2,
+        "it computes 1 - tanh(x): the derivative squares it, 1 - tanh(x)**2": lambda x: 1 - torch.tanh(x),
+        "it computes tanh(x) * (1 - tanh(x)), which is the sigmoid pattern; tanh's is 1 - tanh(x)**2":
             lambda x: torch.tanh(x) * (1 - torch.tanh(x)),
     }, "tanh_grad")
 
 
 # -- ReLU ----------------------------------------------------------------------------
-KINKS = [-3.0, -1.0, -1e-9, 0.0, 1e-9, 0.5, 2.0]
-
-
 @check("relu(x) matches torch.relu; relu_grad(x) matches autograd, with relu'(0) = 0", task="relu")
 def relu_values(ctx):
     act = ctx.load("activations")
     check_values(ctx, act.relu, torch.relu, "relu")
-    x = torch.tensor(KINKS, dtype=torch.float64, device=ctx.device)
+    x = torch.tensor(KINKS, dtype=torch.float64, device=float64_device(ctx))
     out, _ = watched(act.relu_grad, x)
-    expect_tensor_like(out, x, "relu_grad(x)")
+    expect_like(out, x, "relu_grad(x)")
     if float(out[KINKS.index(0.0)]) == 1.0:
         fail("relu_grad(0) is 1; expected 0: the convention here (and in PyTorch's autograd) is the "
              "derivative from the left at x = 0: use x > 0, not x >= 0")
-    derivative_variants(ctx, act.relu_grad, lambda x: autograd_derivative(torch.relu, x), {
-        "relu(x) itself; the derivative is 1 for x > 0 and 0 elsewhere": torch.relu,
+    check_derivative(ctx, act.relu_grad, lambda x: autograd_derivative(torch.relu, x), {
+        "it returns relu(x) itself; the derivative is 1 for x > 0 and 0 elsewhere": torch.relu,
     }, "relu_grad", at_extremes=False)
     expect_close(out, autograd_derivative(torch.relu, x), f"relu_grad at {KINKS}", atol=0, rtol=0)
 
@@ -272,32 +232,30 @@ def relu_values(ctx):
 @check("leaky_relu(x, negative_slope) matches F.leaky_relu; its derivative matches autograd", task="leaky_relu")
 def leaky_values(ctx):
     act = ctx.load("activations")
-    k = torch.tensor(KINKS, dtype=torch.float64, device=ctx.device)
+    k = torch.tensor(KINKS, dtype=torch.float64, device=float64_device(ctx))
     for slope in (0.2, 0.05):
         x = grid(ctx, torch.float64)
         out, _ = watched(act.leaky_relu, x, negative_slope=slope)
         label = f"leaky_relu(x, negative_slope={slope})"
-        expect_tensor_like(out, x, label)
-        numbers = describe_difference(out, F.leaky_relu(x, slope), **F64)
-        if torch.allclose(out, F.leaky_relu(x, 0.01), **F64):
-            fail(f"{label} equals leaky_relu with slope 0.01: the negative_slope argument is ignored. {numbers}")
-        if torch.allclose(out, torch.relu(x), **F64):
-            fail(f"{label} is 0 for negative x, which is ReLU: multiply negative x by negative_slope. {numbers}")
-        expect_close(out, F.leaky_relu(x, slope), label, **F64)
+        expect_like(out, x, label)
+        expect_match(label, out, F.leaky_relu(x, slope), {
+            "it equals leaky_relu with slope 0.01: the negative_slope argument is ignored":
+                lambda: F.leaky_relu(x, 0.01),
+            "it is 0 for negative x, which is ReLU: multiply negative x by negative_slope": lambda: torch.relu(x),
+        }, against="F.leaky_relu", **F64)
 
         glabel = f"leaky_relu_grad(x, negative_slope={slope})"
         at = watched(act.leaky_relu_grad, k, negative_slope=slope)[0]
-        expect_tensor_like(at, k, glabel)
+        expect_like(at, k, glabel)
         if float(at[KINKS.index(0.0)]) == 1.0:
             fail(f"{glabel} at x = 0 is 1; expected {slope}: the convention here (and in PyTorch's autograd) is the "
                  f"derivative from the left, negative_slope = {slope}: use x > 0, not x >= 0")
         grad_out, _ = watched(act.leaky_relu_grad, x, negative_slope=slope)
-        expect_tensor_like(grad_out, x, glabel)
-        want = autograd_derivative(lambda t: F.leaky_relu(t, slope), x)
-        if torch.allclose(grad_out, autograd_derivative(lambda t: F.leaky_relu(t, 0.01), x), **F64):
-            fail(f"{glabel} uses the slope 0.01 for negative x: the negative_slope argument is ignored. "
-                 f"{describe_difference(grad_out, want, **F64)}")
-        expect_close(grad_out, want, f"{glabel} against autograd", **F64)
+        expect_like(grad_out, x, glabel)
+        expect_match(glabel, grad_out, autograd_derivative(lambda t: F.leaky_relu(t, slope), x), {
+            "it uses the slope 0.01 for negative x: the negative_slope argument is ignored":
+                lambda: autograd_derivative(lambda t: F.leaky_relu(t, 0.01), x),
+        }, against="autograd", **F64)
         expect_close(at, autograd_derivative(lambda t: F.leaky_relu(t, slope), k), f"{glabel} at {KINKS}",
                      atol=1e-15, rtol=0)
     check_values(ctx, act.leaky_relu, F.leaky_relu, "leaky_relu")  # the default slope 0.01
@@ -307,7 +265,9 @@ def leaky_values(ctx):
 
 
 # -- measurements --------------------------------------------------------------------
-def as_fraction(value, name):
+def fraction(fn, z, name, **kwargs):
+    """The learner's fraction, as a Python float between 0 and 1."""
+    value, _ = watched(fn, z, **kwargs)
     if isinstance(value, torch.Tensor):
         expect(value.numel() == 1, f"{name} returned a tensor of shape {tuple(value.shape)}; expected one number")
         value = value.item()
@@ -318,58 +278,48 @@ def as_fraction(value, name):
     return value
 
 
+def mean(mask):
+    return mask.double().mean().item()
+
+
 @check("saturation_fraction() counts entries whose sigmoid/tanh derivative is below the threshold",
        task="saturation")
 def saturation(ctx):
     act = ctx.load("activations")
-    z = torch.tensor(SAT_BATCH, dtype=torch.float64, device=ctx.device)
-    n_entries = z.numel()
+    z = torch.tensor(SAT_BATCH, dtype=torch.float64, device=float64_device(ctx))
+    derivative = {"sigmoid": torch.sigmoid(z) * (1 - torch.sigmoid(z)), "tanh": 1 - torch.tanh(z) ** 2}
     for kind, other in (("sigmoid", "tanh"), ("tanh", "sigmoid")):
-        got, _ = watched(act.saturation_fraction, z.clone(), kind=kind, threshold=THRESHOLD)
         name = f'saturation_fraction(z, kind="{kind}")'
-        got = as_fraction(got, name)
-        d = torch.sigmoid(z) * (1 - torch.sigmoid(z)) if kind == "sigmoid" else 1 - torch.tanh(z) ** 2
-        d_other = 1 - torch.tanh(z) ** 2 if kind == "sigmoid" else torch.sigmoid(z) * (1 - torch.sigmoid(z))
-        sat = d < THRESHOLD
-        right = sat.double().mean().item()
-        variants = [
-            ((~sat).double().mean().item(), "the fraction of entries that are NOT saturated (derivative >= threshold)"),
-            ((d_other < THRESHOLD).double().mean().item(), f"measured with the derivative of {other}, not {kind}"),
-            (sat.all(dim=0).double().mean().item(), "the fraction of units saturated on every example; "
-             "saturation here is counted per entry (one unit on one example)"),
-            (sat.any(dim=0).double().mean().item(), "the fraction of units saturated on at least one example; "
-             "saturation here is counted per entry (one unit on one example)"),
-            ((sat & (z > 0)).double().mean().item(), f"counting only the positive side; {kind} saturates at both ends"),
-            ((sat & (z < 0)).double().mean().item(), f"counting only the negative side; {kind} saturates at both ends"),
-            ((z.abs() > THRESHOLD).double().mean().item(), "comparing |z| with the threshold; compare the "
-             f"derivative of {kind} at z with it"),
-        ]
-        if abs(got - right) > FRACTION_TOL:
-            yours, wanted = distinct(got, right)
-            for value, why in variants:
-                if abs(got - value) < FRACTION_TOL:
-                    fail(f"{name} is {yours} on the test batch; expected {wanted} "
-                         f"({int(sat.sum())} of {n_entries} entries). Looks like {why}")
-            fail(f"{name} is {yours} on the test batch {SAT_BATCH}; expected {wanted}: "
-                 f"{int(sat.sum())} of its {n_entries} entries have {kind}'(z) < {THRESHOLD}")
+        got = fraction(act.saturation_fraction, z.clone(), name, kind=kind, threshold=THRESHOLD)
+        sat = derivative[kind] < THRESHOLD
+        per_entry = "saturation here is counted per entry (one unit on one example)"
+        expect_match(f"{name} on the test batch ({int(sat.sum())} of its {z.numel()} entries saturated)",
+                     got, mean(sat), {
+            "it is the fraction of entries that are NOT saturated (derivative >= threshold)": mean(~sat),
+            f"it is measured with the derivative of {other}, not {kind}": mean(derivative[other] < THRESHOLD),
+            f"it is the fraction of units saturated on every example; {per_entry}": mean(sat.all(dim=0)),
+            f"it is the fraction of units saturated on at least one example; {per_entry}": mean(sat.any(dim=0)),
+            f"it counts only the positive side; {kind} saturates at both ends": mean(sat & (z > 0)),
+            f"it counts only the negative side; {kind} saturates at both ends": mean(sat & (z < 0)),
+            f"it was computed by comparing |z| with the threshold; compare the derivative of {kind} at z with it":
+                mean(z.abs() > THRESHOLD),
+        }, hint=f"count the entries with {kind}'(z) < {THRESHOLD}, divide by all {z.numel()}", **FRACTION)
     # A real layer: large weights push many tanh units into saturation.
-    layer = torch.nn.Linear(16, 40).double().to(ctx.device)
+    layer = torch.nn.Linear(16, 40).double().to(z.device)
     with torch.no_grad():
         layer.weight.copy_(4.0 * torch.randn(40, 16, generator=ctx.gen, dtype=torch.float64))
-        x = torch.randn(128, 16, generator=ctx.gen, dtype=torch.float64).to(ctx.device)
+        x = torch.randn(128, 16, generator=ctx.gen, dtype=torch.float64).to(z.device)
         z = layer(x)
-        got = as_fraction(watched(act.saturation_fraction, z, kind="tanh", threshold=THRESHOLD)[0],
-                          "saturation_fraction(layer(x))")
-        right = ((1 - torch.tanh(z) ** 2) < THRESHOLD).double().mean().item()
-        strict = ((1 - torch.tanh(z) ** 2) < 0.05).double().mean().item()
-    expect_close(got, right, 'saturation_fraction(z, "tanh") of a Linear(16, 40) layer with large weights',
-                 atol=FRACTION_TOL, rtol=0)
-    got = as_fraction(watched(act.saturation_fraction, z, kind="tanh", threshold=0.05)[0],
-                      'saturation_fraction(z, "tanh", threshold=0.05)')
-    if abs(got - strict) > FRACTION_TOL:
-        yours, wanted = distinct(got, strict)
-        fail(f'saturation_fraction(z, "tanh", threshold=0.05) is {yours}; expected {wanted}: '
-             "use the threshold argument, not a fixed number")
+        got = fraction(act.saturation_fraction, z, "saturation_fraction(layer(x))", kind="tanh", threshold=THRESHOLD)
+        slope = 1 - torch.tanh(z) ** 2
+    expect_close(got, mean(slope < THRESHOLD),
+                 'saturation_fraction(z, "tanh") of a Linear(16, 40) layer with large weights', **FRACTION)
+    got = fraction(act.saturation_fraction, z, 'saturation_fraction(z, "tanh", threshold=0.05)',
+                   kind="tanh", threshold=0.05)
+    expect_match('saturation_fraction(z, "tanh", threshold=0.05)', got, mean(slope < 0.05), {
+        "it gives the fraction for the threshold 0.01: use the threshold argument, not a fixed number":
+            mean(slope < THRESHOLD),
+    }, hint="use the threshold argument, not a fixed number", **FRACTION)
 
 
 @check("dead_relu_fraction() counts units that output 0 for every example in the batch", task="dead")
@@ -377,37 +327,29 @@ def dead_units(ctx):
     act = ctx.load("activations")
     z = torch.tensor(DEAD_BATCH, dtype=torch.float32, device=ctx.device)
     n, units = z.shape
-    got, _ = watched(act.dead_relu_fraction, z.clone())
-    got = as_fraction(got, "dead_relu_fraction(z)")
+    got = fraction(act.dead_relu_fraction, z.clone(), "dead_relu_fraction(z)")
     off = z <= 0  # relu(z) == 0
-    right = off.all(dim=0).double().mean().item()
-    variants = [
-        (off.double().mean().item(), f"the fraction of zero outputs over all {n * units} entries: that is 'dead' "
-         "per example. A unit is dead only when it outputs 0 for EVERY example of the batch: "
-         "(relu(z) == 0).all(dim=0), then the mean over the units"),
-        ((z < 0).all(dim=0).double().mean().item(), "you required z < 0 everywhere; a unit whose "
-         "pre-activation is exactly 0 outputs relu(0) = 0 too and is just as dead: test the output == 0"),
-        (off.any(dim=0).double().mean().item(), "you counted units that output 0 on at least ONE example "
-         "(.any); a dead unit outputs 0 on all of them (.all over the batch, dim=0)"),
-        (off.all(dim=1).double().mean().item(), "you reduced over the wrong axis: that is the fraction of "
-         "EXAMPLES on which every unit is 0. Units are the columns; reduce over the batch, dim=0"),
-        (1.0 - right, "the fraction of units that are alive, not dead"),
-    ]
-    if abs(got - right) > FRACTION_TOL:
-        yours, wanted = distinct(got, right)
-        for value, why in variants:
-            if abs(got - value) < FRACTION_TOL:
-                fail(f"dead_relu_fraction(z) is {yours} on the test batch; expected {wanted} "
-                     f"({int(off.all(dim=0).sum())} of {units} units). Looks like {why}")
-        fail(f"dead_relu_fraction(z) is {yours} on the test batch; expected {wanted}: units 0, 1 and 2 "
-             "output 0 for every example (all negative; all exactly 0; negatives and zeros)")
+    right = mean(off.all(dim=0))
+    expect_match(f"dead_relu_fraction(z) on the test batch ({int(off.all(dim=0).sum())} of its {units} units dead)",
+                 got, right, {
+        f"it is the fraction of zero outputs over all {n * units} entries: that is 'dead' per example. A unit is "
+        "dead only when it outputs 0 for EVERY example of the batch: (relu(z) == 0).all(dim=0), then the mean over "
+        "the units": mean(off),
+        "you required z < 0 everywhere; a unit whose pre-activation is exactly 0 outputs relu(0) = 0 too and is "
+        "just as dead: test the output == 0": mean((z < 0).all(dim=0)),
+        "you counted units that output 0 on at least ONE example (.any); a dead unit outputs 0 on all of them "
+        "(.all over the batch, dim=0)": mean(off.any(dim=0)),
+        "you reduced over the wrong axis: that is the fraction of EXAMPLES on which every unit is 0. Units are "
+        "the columns; reduce over the batch, dim=0": mean(off.all(dim=1)),
+        "it is the fraction of units that are alive, not dead": 1.0 - right,
+    }, hint="units 0, 1 and 2 output 0 for every example (all negative; all exactly 0; negatives and zeros)",
+        **FRACTION)
     # A real layer with 10 of its 40 units pushed dead by a large negative bias.
     layer = torch.nn.Linear(16, 40).to(ctx.device)
     with torch.no_grad():
         layer.bias[:10] = -50.0
         x = torch.randn(128, 16, generator=ctx.gen).to(ctx.device)
         z = layer(x)
-        got = as_fraction(watched(act.dead_relu_fraction, z)[0], "dead_relu_fraction(layer(x))")
-    right = (z <= 0).all(dim=0).double().mean().item()
-    expect_close(got, right, "dead_relu_fraction of a Linear(16, 40) layer with 10 units biased to -50",
-                 atol=FRACTION_TOL, rtol=0)
+        got = fraction(act.dead_relu_fraction, z, "dead_relu_fraction(layer(x))")
+    expect_close(got, mean((z <= 0).all(dim=0)),
+                 "dead_relu_fraction of a Linear(16, 40) layer with 10 units biased to -50", **FRACTION)

@@ -2,10 +2,10 @@
 
 Every gradient is compared with centred differences in float64 (CS231n relative
 error); the classic mistakes (no activation derivative, bias gradient not summed,
-missing 1/N, wrong sign) are recognised by computing the wrong variant and naming it.
+missing 1/N, wrong sign) are recognised by computing the wrong variant from the
+analytic gradient and naming it (which_mistake / expect_match).
 """
 
-import math
 
 import numpy as np
 import torch
@@ -21,10 +21,13 @@ from tutor.checking import (
     expect_finite,
     expect_gradient,
     expect_initial_loss,
+    expect_match,
     expect_metric,
     expect_shape,
     fail,
+    is_close,
     numeric_gradient,
+    which_mistake,
 )
 
 NAMES = ("W1", "b1", "W2", "b2")
@@ -36,6 +39,10 @@ GRAD_TOL = 1e-6
 EPS = 1e-5
 TINY = 1e-3
 TINY_ATOL = 1e-8
+# A value against a NumPy/torch reference in float64 (a right one agrees to ~1e-15), and a wrong
+# variant recognised among gradients of size 1e-3..1 (the variants differ by factors, at least 25%).
+EXACT = dict(atol=1e-10, rtol=1e-10)
+MATCH = dict(atol=1e-9, rtol=1e-6)
 
 # Training: 3-arm spirals (300 points, angle noise 0.2), 64 tanh units, lr 1.0, 1500 full-batch
 # steps. Held-out accuracy of the reference over 20 seeds: min 0.980, median 0.990 (train: min
@@ -96,36 +103,21 @@ def ref_backward(X, p, dout, derivative="tanh", bias="sum"):
     return {"W1": X.T @ dz1, "b1": reduce(dz1), "W2": h.T @ dout, "b2": reduce(dout)}
 
 
-def close(a, b, rtol=1e-6):
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    return a.shape == b.shape and bool(np.all(np.abs(a - b) <= rtol * (np.abs(b).max() + 1e-12)))
-
-
-def scale_of(actual, reference):
-    """The factor c with actual == c * reference (None if it is not a pure rescaling)."""
-    a, r = np.asarray(actual, dtype=np.float64).ravel(), np.asarray(reference, dtype=np.float64).ravel()
-    if a.shape != r.shape or not np.isfinite(a).all() or not (r**2).sum():
-        return None
-    c = float((a * r).sum() / (r * r).sum())
-    if c == 0 or np.abs(a - c * r).max() > 1e-6 * np.abs(a).max():
-        return None
-    return c
-
-
-def name_factor(c, factors):
-    """The explanation whose factor matches c, else None."""
-    for factor, why in factors:
-        if math.isclose(c, factor, rel_tol=1e-6):
-            return why
-    return None
+def scaled(right, factors):
+    """{why: factor * right}: the mistakes that rescale the right value."""
+    return {why: factor * right for factor, why in factors}
 
 
 def numeric(f, x):
     return numeric_gradient(f, x, eps=EPS)
 
 
-def grad_check(analytic, num, name):
-    """Relative error (CS231n) on the entries that are not tiny, absolute error on the tiny ones."""
+def grad_check(analytic, num, name, right=None, mistakes=None):
+    """Relative error (CS231n) on the entries that are not tiny, absolute error on the tiny ones. On a
+    mismatch, the mistake whose value (built from the analytic gradient `right`) matches is named first."""
+    why = which_mistake(analytic, mistakes, right, **MATCH) if mistakes else None
+    if why:
+        fail(f"{name} is off: {why}. Against the numeric gradient: {describe_difference(analytic, num)}")
     expect_gradient(np.asarray(analytic, dtype=np.float64), num, name, tol=GRAD_TOL, atol=TINY, tiny_tol=TINY_ATOL)
 
 
@@ -155,21 +147,16 @@ def forward_values(ctx):
     Xt = {k: torch.from_numpy(v) for k, v in p.items()}
     want = (torch.tanh(torch.from_numpy(X) @ Xt["W1"] + Xt["b1"]) @ Xt["W2"] + Xt["b2"]).numpy()
     z1 = X @ p["W1"] + p["b1"]
-    variants = {
-        "no activation on the hidden layer (X @ W1 + b1 goes straight into W2): apply np.tanh to it":
+    network = "it matches a network with"
+    expect_match("forward() output", out, want, {
+        f"{network} no activation on the hidden layer (X @ W1 + b1 goes straight into W2): apply np.tanh to it":
             z1 @ p["W2"] + p["b2"],
-        "tanh on the output as well: only the hidden layer has an activation; the outputs are raw scores":
-            np.tanh(want),
-        "ReLU on the hidden layer; this network uses tanh": np.maximum(z1, 0) @ p["W2"] + p["b2"],
-        "no bias b1 in the hidden layer": np.tanh(X @ p["W1"]) @ p["W2"] + p["b2"],
-        "no bias b2 in the output layer": np.tanh(z1) @ p["W2"],
-    }
-    if not close(out, want):
-        for why, wrong in variants.items():
-            if close(out, wrong):
-                fail(f"forward() output matches a network with {why}. Against the reference: "
-                     f"{describe_difference(out, want)}")
-    expect_close(out, want, "forward() output", atol=1e-10, rtol=1e-10)
+        f"{network} tanh on the output as well: only the hidden layer has an activation; the outputs are raw "
+        "scores": np.tanh(want),
+        f"{network} ReLU on the hidden layer; this network uses tanh": np.maximum(z1, 0) @ p["W2"] + p["b2"],
+        f"{network} no bias b1 in the hidden layer": np.tanh(X @ p["W1"]) @ p["W2"] + p["b2"],
+        f"{network} no bias b2 in the output layer": np.tanh(z1) @ p["W2"],
+    }, **EXACT)
 
 
 # -- losses --------------------------------------------------------------------------
@@ -183,21 +170,16 @@ def mse_values(ctx):
     expect(np.ndim(loss) == 0, f"the loss from mse_loss() has shape {np.shape(loss)}; expected a single number")
     loss = float(loss)
     want = float(F.mse_loss(torch.from_numpy(out), torch.from_numpy(Y)))
-    c = loss / want
-    why = name_factor(c, [
-        (n * k, f"the sum of the squared errors, not their mean (divide by all N*K = {n * k} entries)"),
-        (k, f"averaged over the batch only (N = {n}); F.mse_loss averages over all N*K = {n * k} entries"),
-        (0.5, "half the mean squared error; drop the 1/2"),
-    ])
-    if why and not math.isclose(c, 1.0):
-        fail(f"mse_loss() returned {loss:.6g}, {c:g} x the reference {want:.6g}: looks like {why}")
-    expect_close(loss, want, "mse_loss() loss", atol=1e-10, rtol=1e-10)
+    expect_match("mse_loss() loss", loss, want, scaled(want, [
+        (n * k, f"it is the sum of the squared errors, not their mean (divide by all N*K = {n * k} entries)"),
+        (k, f"it is averaged over the batch only (N = {n}); F.mse_loss averages over all N*K = {n * k} entries"),
+        (0.5, "it is half the mean squared error; drop the 1/2"),
+    ]), against="F.mse_loss", **EXACT)
 
     dout = as_array(dout, "dL/dout from mse_loss()")
     expect_shape(dout, (n, k), "dL/dout from mse_loss()", labels=("N", "K"))
-    num = numeric(lambda: ref_mse(out, Y), out)
-    c = scale_of(dout, num)
-    why = c is not None and name_factor(c, [
+    right = 2 * (out - Y) / (n * k)
+    grad_check(dout, numeric(lambda: ref_mse(out, Y), out), "dL/dout from mse_loss()", right, scaled(right, [
         (n, f"you forgot to divide by the batch size: ratio = batch size N = {n}. The loss is a mean, "
             "so its gradient carries 1/(N*K)"),
         (n * k, f"you forgot to divide by N*K = {n * k}: the loss is a mean over every entry"),
@@ -205,10 +187,7 @@ def mse_values(ctx):
         (0.5, "the factor 2 from d/dx x**2 = 2x is missing"),
         (n / 2, f"both the 1/(N*K) has only K in it (ratio N = {n}) and the factor 2 is missing"),
         (-1.0, "the sign is flipped: d/dout (out - Y)**2 = 2 (out - Y), not 2 (Y - out)"),
-    ])
-    if why:
-        fail(f"dL/dout from mse_loss() is {c:g} x the numeric gradient: {why}")
-    grad_check(dout, num, "dL/dout (mse_loss)")
+    ]))
 
 
 @check("softmax_cross_entropy() matches F.cross_entropy; its gradient matches centred differences",
@@ -224,35 +203,28 @@ def ce_values(ctx):
     loss = float(loss)
     want = torch_ce(scores, y)
     dim0 = float(F.nll_loss(F.log_softmax(torch.from_numpy(scores), dim=0), torch.from_numpy(y)))
-    if not math.isclose(loss, want, rel_tol=1e-9):
-        if math.isclose(loss, n * want, rel_tol=1e-9):
-            fail(f"the loss is {loss:.6g} = N x the reference {want:.6g}: you summed over the batch; "
-                 f"take the mean (divide by N = {n})")
-        if math.isclose(loss, -want, rel_tol=1e-9):
-            fail(f"the loss is {loss:.6g}, minus the reference: cross-entropy is -log p(correct class)")
-        if math.isclose(loss, dim0, rel_tol=1e-9):
-            fail(f"the loss is {loss:.6g}; expected {want:.6g}: it matches softmax over the batch axis (axis=0); "
-                 "each row is one example, so normalise over the classes (axis=1)")
-    expect_close(loss, want, "softmax_cross_entropy() loss", atol=1e-10, rtol=1e-10)
+    expect_match("softmax_cross_entropy() loss", loss, want, {
+        f"it is N x the reference: you summed over the batch; take the mean (divide by N = {n})": n * want,
+        "it is minus the reference: cross-entropy is -log p(correct class)": -want,
+        "it matches softmax over the batch axis (axis=0); each row is one example, so normalise over the "
+        "classes (axis=1)": dim0,
+    }, against="F.cross_entropy", **EXACT)
 
     dscores = as_array(dscores, "dL/dscores")
     expect_shape(dscores, (n, k), "dL/dscores", labels=("N", "K"))
     num = numeric(lambda: ref_ce(scores, y), scores)
     probs = np.exp(scores - scores.max(1, keepdims=True))
     probs /= probs.sum(1, keepdims=True)
-    if close(dscores, probs / n):
-        fail("dL/dscores equals softmax(scores) / N: subtract 1 at each example's true class "
-             f"(dscores[n, y[n]] -= 1) before dividing by N. {describe_difference(dscores, num)}")
-    c = scale_of(dscores, num)
-    why = c is not None and name_factor(c, [
+    right = (probs - np.eye(k)[y]) / n
+    grad_check(dscores, num, "dL/dscores (softmax_cross_entropy)", right, {
+        "it equals softmax(scores) / N: subtract 1 at each example's true class (dscores[n, y[n]] -= 1) before "
+        "dividing by N": probs / n,
+    } | scaled(right, [
         (n, f"you forgot to divide by the batch size: ratio = batch size N = {n}. The loss is a mean "
             "over the batch, so its gradient is (softmax - onehot) / N"),
         (-1.0, "the sign is flipped: dL/dscores = softmax(scores) - onehot(y), not onehot - softmax"),
         (-n, f"the sign is flipped and the 1/N (N = {n}) is missing"),
-    ])
-    if why:
-        fail(f"dL/dscores is {c:g} x the numeric gradient: {why}")
-    grad_check(dscores, num, "dL/dscores (softmax_cross_entropy)")
+    ]))
 
     # Stability: softmax does not change when a row is shifted, but a naive exp overflows.
     for shift in (1000.0, -1000.0):
@@ -293,16 +265,13 @@ def check_backward(ctx, loss_kind):
 
     mine = {key: v.copy() for key, v in p.items()}
     out, cache = unpack_pair(bp.forward(X.copy(), mine), "forward(X, params)", "out, cache")
-    if not close(as_array(out, "forward() output"), ref_forward(X, p)):
+    if not is_close(as_array(out, "forward() output"), ref_forward(X, p), **MATCH):
         fail("backward() starts from the cache of your forward(), whose output is not right yet "
              "(see the forward check above): fix forward() first")
     grads = bp.backward(dout.copy(), cache, mine)
     expect(isinstance(grads, dict), f"backward() returned a {type(grads).__name__}; expected a dict of gradients")
     right = ref_backward(X, p, dout)
-    no_act = ref_backward(X, p, dout, derivative="none")
-    of_z = ref_backward(X, p, dout, derivative="of z")
-    one_minus_h = ref_backward(X, p, dout, derivative="1 - h")
-    sigmoid_like = ref_backward(X, p, dout, derivative="sigmoid")
+    wrong = {variant: ref_backward(X, p, dout, derivative=variant) for variant in ("none", "of z", "1 - h", "sigmoid")}
     averaged = ref_backward(X, p, dout, bias="mean")
     sizes = {"W1": (d, h), "b1": (h,), "W2": (h, k), "b2": (k,)}
     labels = {"W1": ("D", "H"), "b1": ("H",), "W2": ("H", "K"), "b2": ("K",)}
@@ -319,36 +288,26 @@ def check_backward(ctx, loss_kind):
             fail(f"d{name} has shape {g.shape}, one row per example: the bias is shared by all N = {n} "
                  f"examples, so its gradient is the sum over the batch (axis=0), shape {sizes[name]}")
         expect_shape(g, sizes[name], f"gradient d{name}", labels=labels[name])
-        numbers = describe_difference(g, right[name], atol=1e-9, rtol=1e-6)
-        if name in ("W1", "b1") and not close(g, right[name]):
-            if close(g, no_act[name]):
-                fail(f"d{name} matches the gradient without the tanh derivative ({where}): on the way back "
-                     "through the hidden layer multiply by tanh'(z1) = 1 - h**2 (dz1 = dh * (1 - h**2)). "
-                     f"d{name}: {numbers}")
-            if close(g, of_z[name]):
-                fail(f"d{name} uses 1 - z1**2; the tanh derivative is 1 - tanh(z1)**2 = 1 - h**2 ({where}). "
-                     f"d{name}: {numbers}")
-            if close(g, one_minus_h[name]):
-                fail(f"d{name} uses 1 - h as the tanh derivative; it is 1 - h**2 (tanh'(z) = 1 - tanh(z)**2), "
-                     f"so dz1 = dh * (1 - h**2) ({where}). d{name}: {numbers}")
-            if close(g, sigmoid_like[name]):
-                fail(f"d{name} uses h * (1 - h), the derivative of the sigmoid; for tanh it is 1 - h**2 "
-                     f"({where}). d{name}: {numbers}")
-        if name.startswith("b") and close(g, averaged[name]) and not close(g, right[name]):
-            fail(f"d{name} is the mean over the batch, 1/N = 1/{n} of the right value: dout already carries "
-                 f"the 1/N of the loss, so the bias gradient is the plain sum over the batch (axis=0). "
-                 f"d{name}: {numbers}")
-        c = scale_of(g, right[name])
-        why = c is not None and name_factor(c, [
+        mistakes = {}
+        if name in ("W1", "b1"):
+            mistakes = {
+                "it matches the gradient without the tanh derivative: on the way back through the hidden layer "
+                "multiply by tanh'(z1) = 1 - h**2 (dz1 = dh * (1 - h**2))": wrong["none"][name],
+                "it uses 1 - z1**2; the tanh derivative is 1 - tanh(z1)**2 = 1 - h**2": wrong["of z"][name],
+                "it uses 1 - h as the tanh derivative; it is 1 - h**2 (tanh'(z) = 1 - tanh(z)**2), so dz1 = "
+                "dh * (1 - h**2)": wrong["1 - h"][name],
+                "it uses h * (1 - h), the derivative of the sigmoid; for tanh it is 1 - h**2": wrong["sigmoid"][name],
+            }
+        if name.startswith("b"):
+            mistakes[f"it is the mean over the batch, 1/N = 1/{n} of the right value: dout already carries the "
+                     "1/N of the loss, so the bias gradient is the plain sum over the batch (axis=0)"] = averaged[name]
+        mistakes |= scaled(right[name], [
             (1 / n, f"ratio 1/N = 1/{n}: you divided by the batch size again; dout already includes the 1/N "
                     "of the mean loss, so backward() only applies the chain rule"),
             (n, f"ratio = batch size N = {n}: a factor N too many"),
             (-1.0, "the sign is flipped"),
         ])
-        if why:
-            fail(f"gradient d{name} ({where}) is {c:g} x the numeric gradient: {why}")
-        num = numeric(loss_of, p[name])
-        grad_check(g, num, f"dL/d{name} ({where})")
+        grad_check(g, numeric(loss_of, p[name]), f"gradient d{name} ({where})", right[name], mistakes)
 
 
 @check("backward() gives every parameter's gradient for the MSE loss (vs centred differences)", task="backward")
@@ -374,17 +333,13 @@ def sgd(ctx):
     for name in NAMES:
         new = as_array(params.get(name), f'params["{name}"] after sgd_step()')
         expect_shape(new, p0[name].shape, f'params["{name}"] after sgd_step()')
-        numbers = describe_difference(new, p0[name] - lr * g[name], atol=1e-12, rtol=1e-12)
-        if close(new, p0[name] + lr * g[name]):
-            fail(f'params["{name}"] moved to W + lr * grad: the wrong sign. The gradient points uphill; '
-                 f"gradient descent steps against it: W -= lr * grad. {numbers}")
-        if close(new, p0[name]):
-            fail(f'params["{name}"] did not change. Update it in place (params[name] -= lr * grads[name]); '
-                 f"rebinding a loop variable (p = p - lr * g) does not change the dict. {numbers}")
-        if close(new, p0[name] - g[name]):
-            fail(f'params["{name}"] moved by the whole gradient: multiply it by the learning rate lr = {lr}. '
-                 f"{numbers}")
-        expect_close(new, p0[name] - lr * g[name], f'params["{name}"] after sgd_step()', atol=1e-12, rtol=1e-12)
+        expect_match(f'params["{name}"] after sgd_step()', new, p0[name] - lr * g[name], {
+            "it moved to W + lr * grad: the wrong sign. The gradient points uphill; gradient descent steps "
+            "against it: W -= lr * grad": p0[name] + lr * g[name],
+            "it did not change. Update it in place (params[name] -= lr * grads[name]); rebinding a loop "
+            "variable (p = p - lr * g) does not change the dict": p0[name],
+            f"it moved by the whole gradient: multiply it by the learning rate lr = {lr}": p0[name] - g[name],
+        }, atol=1e-12, rtol=1e-12)
 
 
 # -- training ------------------------------------------------------------------------

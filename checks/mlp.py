@@ -6,7 +6,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from tutor.checking import check, expect, expect_close, expect_dtype, expect_shape, fail
+from tutor.checking import (
+    check,
+    expect,
+    expect_dtype,
+    expect_match,
+    expect_shape,
+    fail,
+    is_close,
+    which_mistake,
+)
 
 # Init statistics, measured on the reference init_layer(600, 150) over seeds 0..9:
 #   std * sqrt(n_in): 0.9968 .. 1.0027 (worst deviation 0.0032) -> allowed deviation 0.03
@@ -16,19 +25,21 @@ STD_TOL = 0.03
 MEAN_TOL = 0.05
 MLP_STD_TOL = 0.05
 N_IN, N_OUT = 600, 150
+EXACT = dict(atol=1e-9, rtol=1e-7)  # float64 against torch with the same weights: a right answer agrees to ~1e-15
 
-# Recognisable wrong scales for init_layer(600, 150), as a ratio to 1/sqrt(n_in).
-SCALE_MISTAKES = [
-    (np.sqrt(N_IN), "std 1: the draws are not scaled; divide them by np.sqrt(n_in)"),
-    (1 / np.sqrt(N_IN), "std 1/n_in: divide by np.sqrt(n_in), not by n_in"),
-    (np.sqrt(N_IN / N_OUT), "std 1/sqrt(n_out): the scale depends on the number of INPUTS, n_in"),
-    (np.sqrt(2.0), "std sqrt(2/n_in): that is He (Kaiming) init, made for ReLU networks; this exercise asks "
-                   "for 1/sqrt(n_in)"),
-    (np.sqrt(2 * N_IN / (N_IN + N_OUT)), "std sqrt(2/(n_in + n_out)): that is Glorot (Xavier) init; this "
-                                          "exercise asks for 1/sqrt(n_in)"),
-    (1 / np.sqrt(3.0), "std 1/sqrt(3*n_in): a uniform draw in [-1/sqrt(n_in), 1/sqrt(n_in)] (what "
-                       "nn.Linear does by default); this exercise asks for a normal draw with std 1/sqrt(n_in)"),
-]
+# Recognisable wrong scales for init_layer(600, 150), as a ratio to 1/sqrt(n_in), matched within 5%.
+SCALE_MISTAKES = {
+    "std 1: the draws are not scaled; divide them by np.sqrt(n_in)": np.sqrt(N_IN),
+    "std 1/n_in: divide by np.sqrt(n_in), not by n_in": 1 / np.sqrt(N_IN),
+    "std 1/sqrt(n_out): the scale depends on the number of INPUTS, n_in": np.sqrt(N_IN / N_OUT),
+    "std sqrt(2/n_in): that is He (Kaiming) init, made for ReLU networks; this exercise asks for 1/sqrt(n_in)":
+        np.sqrt(2.0),
+    "std sqrt(2/(n_in + n_out)): that is Glorot (Xavier) init; this exercise asks for 1/sqrt(n_in)":
+        np.sqrt(2 * N_IN / (N_IN + N_OUT)),
+    "std 1/sqrt(3*n_in): a uniform draw in [-1/sqrt(n_in), 1/sqrt(n_in)] (what nn.Linear does by default); "
+    "this exercise asks for a normal draw with std 1/sqrt(n_in)": 1 / np.sqrt(3.0),
+}
+SCALE_MATCH = dict(atol=0, rtol=0.05)
 
 
 def relu(z):
@@ -59,11 +70,6 @@ def torch_linear(W, b) -> nn.Linear:
 def torch_out(module, X) -> np.ndarray:
     with torch.no_grad():
         return module(torch.from_numpy(X)).numpy()
-
-
-def same(a, b) -> bool:
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    return a.shape == b.shape and np.allclose(a, b, atol=1e-9, rtol=1e-7)
 
 
 def as_array(value, name) -> np.ndarray:
@@ -109,10 +115,8 @@ def init_scale(ctx):
     if abs(ratio - 1) > STD_TOL:
         told = (f"init_layer(n_in={N_IN}, n_out={N_OUT}): W has std {std:.4g}; expected 1/sqrt(n_in) = "
                 f"{want:.4g} (ratio {ratio:.3f})")
-        for r, mistake in SCALE_MISTAKES:
-            if abs(ratio / r - 1) < 0.05:
-                fail(f"{told}. That is {mistake}.")
-        fail(f"{told}.")
+        mistake = which_mistake(ratio, SCALE_MISTAKES, **SCALE_MATCH)
+        fail(f"{told}. That is {mistake}." if mistake else f"{told}.")
     expect_shape(b, (N_OUT,), f"init_layer({N_IN}, {N_OUT}): b")
     if np.any(b != 0):
         fail(f"init_layer(): b should be all zeros; it has {int(np.count_nonzero(b))} non-zero entries "
@@ -130,24 +134,18 @@ def init_scale(ctx):
 
 # ---------------------------------------------------------------- layer_forward
 
-def layer_story(X, W, b, act, act_name, out):
-    """Name the classic mistake when `out` matches a wrong variant of the layer."""
-    variants = [
-        (lambda: act(X @ W + b), "X @ W + b: the weights are stored (n_out, n_in), so the layer is X @ W.T + b"),
-        (lambda: act(X @ W.T), "the bias b is missing"),
-        (lambda: X @ W.T + b, f"the activation ({act_name}) is not applied"),
-        (lambda: act(X @ W.T) + b, "the bias is added after the activation; it belongs inside: act(X @ W.T + b)"),
-        (lambda: act(act(X @ W.T + b)), "the activation is applied twice"),
-        (lambda: relu(X @ W.T + b), f"the `activation` argument is ignored (ReLU is always used; {act_name} was passed)"),
-        (lambda: (act(W @ X.T + b[:, None])).T, "W @ X.T: it works per column; for a batch of rows it is X @ W.T"),
+def layer_mistakes(X, W, b, act, act_name):
+    """The classic wrong layers, as (why, function computing its output) pairs."""
+    return [
+        ("X @ W + b: the weights are stored (n_out, n_in), so the layer is X @ W.T + b", lambda: act(X @ W + b)),
+        ("the bias b is missing", lambda: act(X @ W.T)),
+        (f"the activation ({act_name}) is not applied", lambda: X @ W.T + b),
+        ("the bias is added after the activation; it belongs inside: act(X @ W.T + b)", lambda: act(X @ W.T) + b),
+        ("the activation is applied twice", lambda: act(act(X @ W.T + b))),
+        (f"the `activation` argument is ignored (ReLU is always used; {act_name} was passed)",
+         lambda: relu(X @ W.T + b)),
+        ("W @ X.T: it works per column; for a batch of rows it is X @ W.T", lambda: act(W @ X.T + b[:, None]).T),
     ]
-    for make, story in variants:
-        try:
-            if same(out, make()):
-                return story
-        except ValueError:
-            continue
-    return None
 
 
 def expect_layer(model, X, W, b, act, act_name):
@@ -159,14 +157,9 @@ def expect_layer(model, X, W, b, act, act_name):
              "keep one row per example, X @ W.T + b")
     expect_shape(out, (batch, n_out), where, labels=("batch", "n_out"))
     torch_act = {"relu": nn.ReLU(), "sigmoid": nn.Sigmoid(), "identity": nn.Identity()}[act_name]
-    want = torch_out(nn.Sequential(torch_linear(W, b), torch_act), X)
-    if not same(out, want):
-        story = layer_story(X, W, b, act, act_name, out)
-        if story:
-            diff = float(np.max(np.abs(out - want)))
-            fail(f"{where} differs from torch nn.Linear + {act_name} with the same weights (max abs difference "
-                 f"{diff:.3g}). Looks like {story}.")
-    expect_close(out, want, f"{where} vs torch nn.Sequential(nn.Linear, {act_name})", atol=1e-9, rtol=1e-7)
+    expect_match(f"{where} (against torch nn.Linear + {act_name} with the same weights)", out,
+                 torch_out(nn.Sequential(torch_linear(W, b), torch_act), X),
+                 layer_mistakes(X, W, b, act, act_name), against="torch", **EXACT)
 
 
 @check("layer_forward() equals torch's nn.Linear followed by the activation", task="layer")
@@ -210,7 +203,7 @@ def mlp_shapes(ctx):
                f"init_mlp({sizes}): layer {k} has W std {np.std(W):.4g}; expected 1/sqrt({n_in}) = "
                f"{1 / np.sqrt(n_in):.4g}. Build each layer with init_layer(sizes[k], sizes[k + 1], rng)")
     first, second = (np.ravel(params[k][0])[:4] * np.sqrt(sizes[k]) for k in (0, 1))
-    if np.allclose(first, second):
+    if is_close(first, second, atol=1e-8, rtol=1e-5):
         fail(f"init_mlp({sizes}): layers 1 and 2 start with the same draws (times sqrt(n_in): "
              f"{np.round(first, 4).tolist()} and {np.round(second, 4).tolist()}): each layer made a new generator "
              "with the same seed. Pass the one rng init_mlp is given to every init_layer call, in order")
@@ -220,62 +213,48 @@ def mlp_shapes(ctx):
            f"init_mlp({sizes}) must draw every layer from the one rng it is given, in order")
 
 
-def mlp_story(model, X, params, act, out):
-    """Name the classic mistake when `out` matches a wrong variant of the forward pass."""
-    try:
-        W, b = params[0]
-        for a, a_name in ((identity, "identity"), (act, "activation")):
-            probe = a(X @ W.T + b)
-            got = np.asarray(model.layer_forward(X.copy(), W.copy(), b.copy(), a))
-            if not same(got, probe):
-                return (f"your layer_forward(X, W, b, {a_name}) does not give {a_name}(X @ W.T + b) (see the "
-                        "layer_forward check); mlp_forward builds on it, so fix layer_forward first")
-    except Exception:
-        pass
-    nobias = X
-    for k, (W, b) in enumerate(params):
-        nobias = nobias @ W.T
-        if k < len(params) - 1:
-            nobias = act(nobias)
-    if same(out, nobias):
-        return "the biases are not added (each layer is act(h @ W.T + b))"
-    def run(acts):
-        h = X
-        for (W, b), a in zip(params, acts):
-            h = a(h @ W.T + b)
-        return h
-    L = len(params)
-    variants = [
-        ([act] * L, "the activation is applied to the output layer too; the last layer must stay linear "
-                    "(raw scores: the loss or a final sigmoid/softmax comes later)"),
-        ([identity] * L, "no activation is applied anywhere; without it the layers collapse into one linear map"),
-        ([act] * (L - 1), "the last layer is skipped"),
-        ([relu] * (L - 1) + [identity], "the `activation` argument is ignored (ReLU is always used)"),
-    ]
-    for acts, story in variants:
+def layer_forward_first(model, X, params, act) -> None:
+    """mlp_forward builds on layer_forward: fail first when that gives a wrong layer here."""
+    W, b = params[0]
+    for a, a_name in ((identity, "identity"), (act, "activation")):
         try:
-            if len(acts) == L:
-                cand = run(acts)
-            else:
-                h = X
-                for (W, b), a in zip(params[:-1], acts):
-                    h = a(h @ W.T + b)
-                cand = h
-            if same(out, cand):
-                return story
-        except ValueError:
-            continue
-    return None
+            got = np.asarray(model.layer_forward(X.copy(), W.copy(), b.copy(), a))
+        except Exception:
+            return
+        if not is_close(got, a(X @ W.T + b), **EXACT):
+            fail(f"your layer_forward(X, W, b, {a_name}) does not give {a_name}(X @ W.T + b) (see the "
+                 "layer_forward check); mlp_forward builds on it, so fix layer_forward first")
+
+
+def run(X, layers, acts):
+    """The forward pass through (W, b) `layers`, layer k followed by acts[k]."""
+    h = X
+    for (W, b), a in zip(layers, acts):
+        h = a(h @ W.T + b)
+    return h
+
+
+def mlp_mistakes(X, params, act):
+    """The classic wrong forward passes, as (why, function computing its output) pairs."""
+    L = len(params)
+    hidden = [act] * (L - 1)
+    return [
+        ("the biases are not added (each layer is act(h @ W.T + b))",
+         lambda: run(X, [(W, 0 * b) for W, b in params], hidden + [identity])),
+        ("the activation is applied to the output layer too; the last layer must stay linear "
+         "(raw scores: the loss or a final sigmoid/softmax comes later)", lambda: run(X, params, [act] * L)),
+        ("no activation is applied anywhere; without it the layers collapse into one linear map",
+         lambda: run(X, params, [identity] * L)),
+        ("the last layer is skipped", lambda: run(X, params[:-1], hidden)),
+        ("the `activation` argument is ignored (ReLU is always used)",
+         lambda: run(X, params, [relu] * (L - 1) + [identity])),
+    ]
 
 
 def expect_mlp(model, X, sizes, act, act_name, rng):
     params = [random_layer(rng, n_in, n_out) for n_in, n_out in zip(sizes[:-1], sizes[1:])]
     where = f"mlp_forward(X {X.shape}, params for sizes {sizes}, {act_name})"
     out = as_array(model.mlp_forward(X.copy(), [(W.copy(), b.copy()) for W, b in params], act), where)
-    if out.shape != (X.shape[0], sizes[-1]) and (story := mlp_story(model, X, params, act, out)):
-        fail(f"{where} has shape {out.shape}; expected (batch, n_out) = {(X.shape[0], sizes[-1])}. "
-             f"Looks like {story}.")
-    expect_shape(out, (X.shape[0], sizes[-1]), where, labels=("batch", "n_out"))
     torch_act = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid}[act_name]
     layers: list[nn.Module] = []
     for k, (W, b) in enumerate(params):
@@ -284,13 +263,14 @@ def expect_mlp(model, X, sizes, act, act_name, rng):
             layers.append(torch_act())
     net = nn.Sequential(*layers)
     want = torch_out(net, X)
-    if not same(out, want):
-        story = mlp_story(model, X, params, act, out)
-        told = (f"{where} differs from torch {net_name(net)} with the same weights "
-                f"(max abs difference {float(np.max(np.abs(out - want))):.3g})")
-        if story:
-            fail(f"{told}. Looks like {story}.")
-    expect_close(out, want, f"{where} vs torch nn.Sequential", atol=1e-9, rtol=1e-7)
+    if is_close(out, want, **EXACT):
+        return
+    layer_forward_first(model, X, params, act)
+    mistakes = mlp_mistakes(X, params, act)
+    if out.shape == want.shape or which_mistake(out, mistakes, want, **EXACT):
+        expect_match(f"{where} (against torch {net_name(net)} with the same weights)", out, want, mistakes,
+                     against="torch", **EXACT)
+    expect_shape(out, (X.shape[0], sizes[-1]), where, labels=("batch", "n_out"))
 
 
 def net_name(net: nn.Sequential) -> str:

@@ -1,9 +1,10 @@
 """Check: SGD by hand, mini-batches, the training step, divergence, a full fit.
 
 The learner's SGD is run side by side with torch.optim.SGD on identical gradients for
-20 steps; at the first step where a parameter differs, the check replays the classic
-wrong variants (momentum buffer started at zero, weight decay after momentum, an
-exponential average instead of momentum, the wrong sign ...) and names the one that
+20 steps (optimizer_alongside, with torch.optim.SGD itself forbidden inside its step); at
+the first step where a parameter differs, the check replays the classic wrong variants
+(momentum buffer started at zero, weight decay after momentum, an exponential average
+instead of momentum, the wrong sign ...) and names the one whose whole 20-step run
 matches. The training step is run twice to catch a missing zero_grad(); the fit is
 run on tutor.checking.data.linear_regression and must recover the true weights.
 """
@@ -21,16 +22,29 @@ from torch import nn
 from tutor.checking import (
     check,
     data,
+    distinct,
+    evaluate,
     expect,
     expect_close,
     expect_decreasing,
+    expect_match,
     expect_metric,
     expect_type,
+    explained_step,
     fail,
+    fit,
+    float64_device,
+    forbid,
+    optimizer_alongside,
 )
 
+F64 = torch.float64
 SHAPES = {"weight": (4, 3), "bias": (4,)}
 STEPS = 20
+SAME = dict(atol=1e-10, rtol=1e-9)  # float64 replays of one rule agree to ~1e-15
+BUILD_IT = "the exercise is to write the update rule of torch.optim.SGD yourself"
+RULE = ("the rule: d_p = g + weight_decay·p; buf = d_p on the first step, then buf = momentum·buf + "
+        "(1 - dampening)·d_p; step with buf (or d_p + momentum·buf with Nesterov); p -= lr·step")
 
 # ----------------------------------------------------------------------------- SGD helpers
 
@@ -58,6 +72,8 @@ VARIANTS = {
     "nesterov_buf": "with Nesterov the step is d_p + momentum·buf (the fresh d_p plus the decayed "
                     "buffer), not buf + momentum·buf",
 }
+REBINDS = ("step() did not change the parameters. Update them in place (p -= ..., p.sub_(...) or "
+           "p.add_(..., alpha=-lr)); `p = p - lr * d_p` only rebinds a local name")
 
 
 def simulate(p0: dict, grads: list[dict], cfg: dict, variant: str) -> list[dict]:
@@ -100,84 +116,31 @@ def simulate(p0: dict, grads: list[dict], cfg: dict, variant: str) -> list[dict]
     return out
 
 
-def torch_trajectory(p0: dict, grads: list[dict], cfg: dict) -> list[dict]:
-    """Parameters after each step of torch.optim.SGD fed the same gradients."""
-    params = {k: v.clone().requires_grad_(True) for k, v in p0.items()}
-    opt = torch.optim.SGD(list(params.values()), **cfg)
-    out = []
-    for g in grads:
-        for k, p in params.items():
-            p.grad = g[k].clone()
-        opt.step()
-        out.append({k: p.detach().clone() for k, p in params.items()})
-    return out
-
-
-def same(a: dict, b: dict) -> bool:
-    return all(torch.allclose(a[k], b[k], atol=1e-10, rtol=1e-9) for k in a)
-
-
-def call_step(opt) -> None:
-    """The learner's step(), turning the classic autograd errors into a lesson."""
-    try:
-        opt.step()
-    except RuntimeError as exc:
-        if "leaf Variable" in str(exc) or "in-place operation" in str(exc):
-            fail(
-                "step() raised: " + str(exc).splitlines()[0] + ". Updating a parameter in place while "
-                "autograd records it is not allowed: wrap the update in `with torch.no_grad():` "
-                "(or decorate step() with @torch.no_grad())"
-            )
-        raise
-
-
 def describe_cfg(cfg: dict) -> str:
     return "SGD(" + ", ".join(f"{k}={v}" for k, v in cfg.items()) + ")"
 
 
 def run_against_torch(ctx, cfg: dict) -> None:
-    """20 steps of the learner's SGD and torch.optim.SGD on identical gradients."""
+    """20 steps of the learner's SGD beside torch.optim.SGD on identical gradients; at the first
+    difference, the classic variant whose replay matches is named."""
     om = ctx.load("optimizers")
-    p0 = {k: torch.randn(s, generator=ctx.gen, dtype=torch.float64) for k, s in SHAPES.items()}
-    grads = [{k: torch.randn(s, generator=ctx.gen, dtype=torch.float64) for k, s in SHAPES.items()}
+    dev = float64_device(ctx)
+    p0 = {k: torch.randn(s, generator=ctx.gen, dtype=F64).to(dev) for k, s in SHAPES.items()}
+    grads = [{k: torch.randn(s, generator=ctx.gen, dtype=F64).to(dev) for k, s in SHAPES.items()}
              for _ in range(STEPS)]
-    params = {k: v.clone().requires_grad_(True) for k, v in p0.items()}
-    opt = om.SGD(list(params.values()), **cfg)
-    reference = torch_trajectory(p0, grads, cfg)
-    # Sanity: our replay of the right rule is torch's (so the variants below are trustworthy).
-    assert same(simulate(p0, grads, cfg, "torch")[-1], reference[-1])
-    mine_all = []
-    for g in grads:
-        for k, p in params.items():
-            p.grad = g[k].clone()
-        call_step(opt)
-        mine_all.append({k: p.detach().clone() for k, p in params.items()})
-    bad = [i for i in range(STEPS) if not same(mine_all[i], reference[i])]
-    if not bad:
-        return
-    i = bad[0]
-    step, mine, want = i + 1, mine_all[i], reference[i]
-    before = p0 if i == 0 else mine_all[i - 1]
-    name = next(k for k in SHAPES if not torch.allclose(mine[k], want[k], atol=1e-10, rtol=1e-9))
-    diff = (mine[name] - want[name]).abs()
-    diff = torch.where(torch.isnan(diff), torch.full_like(diff, float("inf")), diff)
-    idx = tuple(int(j) for j in torch.nonzero(diff == diff.max())[0])
-    where = (f"{describe_cfg(cfg)}: after step {step} of {STEPS}, parameter '{name}' differs from "
-             f"torch.optim.SGD by {float(diff.max()):.3g} at index {idx} (yours "
-             f"{float(mine[name][idx]):.6g}, torch {float(want[name][idx]):.6g})")
-    if not torch.isfinite(mine[name]).all():
-        fail(f"{where}: it contains nan/inf")
-    if same(mine, before):
-        fail(f"{where}: step() did not change the parameters. Update them in place "
-             "(p -= ..., p.sub_(...) or p.add_(..., alpha=-lr)); `p = p - lr * d_p` only rebinds a "
-             "local name")
-    for variant, explanation in VARIANTS.items():
-        replay = simulate(p0, grads, cfg, variant)
-        if all(same(a, b) for a, b in zip(mine_all, replay)):  # the whole 20-step trajectory
-            fail(f"{where}. It matches this mistake: {explanation}")
-    fail(f"{where}. The rule: d_p = g + weight_decay·p; buf = d_p on the first step, then "
-         "buf = momentum·buf + (1 - dampening)·d_p; step with buf (or d_p + momentum·buf with "
-         "Nesterov); p -= lr·step")
+    replays = {}
+
+    def replay(variant):
+        if variant not in replays:
+            replays[variant] = simulate(p0, grads, cfg, variant)
+        return replays[variant]
+
+    mistakes = [(REBINDS, lambda t: p0)]
+    mistakes += [(why, lambda t, v=variant: replay(v)[t]) for variant, why in VARIANTS.items()]
+    optimizer_alongside(lambda p: explained_step(om.SGD(list(p.values()), **cfg), "SGD"),
+                        lambda p: torch.optim.SGD(list(p.values()), **cfg), params=p0, grads=grads,
+                        name=describe_cfg(cfg), mistakes=mistakes, hint=RULE,
+                        forbid=forbid(torch.optim.SGD, reason=BUILD_IT), whole_run=True, **SAME)
 
 
 # ----------------------------------------------------------------------------- SGD checks
@@ -207,18 +170,12 @@ def sgd_nesterov(ctx):
 @check("zero_grad() clears the gradients; step() skips parameters without one", task="sgd")
 def sgd_zero_grad(ctx):
     om = ctx.load("optimizers")
-    a = torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64, requires_grad=True)
-    b = torch.tensor([5.0, 6.0], dtype=torch.float64, requires_grad=True)
-    opt = om.SGD([a, b], lr=0.1, momentum=0.9)
-    a.grad = torch.ones(3, dtype=torch.float64)
-    try:
-        call_step(opt)
-    except (TypeError, AttributeError) as exc:
-        if "NoneType" in str(exc) or "None" in str(exc):
-            fail(f"step() crashed ({type(exc).__name__}: {exc}) on a parameter whose .grad is None. "
-                 "Skip such parameters (`if p.grad is None: continue`), as torch.optim.SGD does: a "
-                 "frozen or unused parameter has no gradient")
-        raise
+    dev = float64_device(ctx)
+    a = torch.tensor([1.0, 2.0, 3.0], dtype=F64, device=dev, requires_grad=True)
+    b = torch.tensor([5.0, 6.0], dtype=F64, device=dev, requires_grad=True)
+    opt = explained_step(om.SGD([a, b], lr=0.1, momentum=0.9), "SGD")
+    a.grad = torch.ones(3, dtype=F64, device=dev)
+    opt.step()
     expect_close(b, [5.0, 6.0], "parameter b (its .grad is None, so step() must leave it alone)", atol=0)
     expect_close(a, [0.9, 1.9, 2.9], "parameter a after one step with lr=0.1 and grad 1", atol=1e-12)
     opt.zero_grad()
@@ -316,6 +273,9 @@ def batches_modes(ctx):
 
 # ----------------------------------------------------------------------------- training step
 
+ACCUMULATED = ("gradients accumulated: did you forget optimizer.zero_grad()? It equals an update with the sum "
+               "of both batches' gradients; backward() adds into .grad, so clear it before every backward()")
+
 
 @check("train_step() does zero_grad, forward, backward, step and returns the loss (run twice)",
        task="train_step")
@@ -336,10 +296,7 @@ def train_step_twice(ctx):
         before = [p.detach().clone() for p in model.parameters()]
         loss = om.train_step(model, criterion, opt, xb, yb)
 
-        right_opt.zero_grad()
-        want = criterion(right(xb), yb)
-        want.backward()
-        right_opt.step()
+        want = fit(right, [(xb, yb)], criterion, right_opt)[0]  # the reference step
         piled_loss = criterion(piled(xb), yb)
         piled_loss.backward()  # no zero_grad: the gradients pile up in .grad
         piled_opt.step()
@@ -348,9 +305,10 @@ def train_step_twice(ctx):
             fail(f"train_step() returned a tensor ({loss.shape}, requires_grad={loss.requires_grad}); "
                  "return a Python float with loss.item(), so the graph is not kept alive")
         expect(isinstance(loss, float), f"train_step() returned a {type(loss).__name__}; return loss.item()")
-        expect(math.isclose(loss, want.item(), rel_tol=1e-5, abs_tol=1e-6),
-               f"call {call}: train_step() returned {loss:.6g}; the loss on this batch before the update is "
-               f"{want.item():.6g}. Return the loss you called backward() on")
+        yours, wanted = distinct(loss, want)
+        expect(math.isclose(loss, want, rel_tol=1e-5, abs_tol=1e-6),
+               f"call {call}: train_step() returned {yours}; the loss on this batch before the update is "
+               f"{wanted}. Return the loss you called backward() on")
         names = ["weight", "bias"]
         params = list(model.parameters())
         if all(torch.equal(p.detach(), q) for p, q in zip(params, before)):
@@ -358,14 +316,9 @@ def train_step_twice(ctx):
                  "the gradient cleared between backward() and step()? The order is zero_grad(), "
                  "forward, loss, backward(), step()")
         for name, p, r, a in zip(names, params, right.parameters(), piled.parameters()):
-            if torch.allclose(p, r, atol=1e-6, rtol=1e-5):
-                continue
-            if call == 2 and torch.allclose(p, a, atol=1e-6, rtol=1e-5):
-                fail("gradients accumulated: did you forget optimizer.zero_grad()? After the second "
-                     f"call, '{name}' equals an update with the sum of both batches' gradients "
-                     f"({p.detach().flatten().tolist()}; with zero_grad() it is {r.detach().flatten().tolist()}); "
-                     "backward() adds into .grad, so clear it before every backward()")
-            expect_close(p, r, f"call {call}: parameter '{name}' after train_step()", atol=1e-6, rtol=1e-5)
+            piled_up = [(ACCUMULATED, a.detach())] if call == 2 else []
+            expect_match(f"call {call}: parameter '{name}' after train_step()", p.detach(), r.detach(), piled_up,
+                         atol=1e-6, rtol=1e-5)
 
 
 # ----------------------------------------------------------------------------- divergence
@@ -450,7 +403,7 @@ def check_recovery(ctx, model, w, b, label: str, w_limit: float, b_limit: float)
 def fit_minibatch(ctx):
     om = ctx.load("optimizers")
     X, y, w, b, model = regression(ctx)
-    start = F.mse_loss(model(X).detach(), y.reshape(-1, 1)).item()
+    start = evaluate(model, (X, y.reshape(-1, 1)), metric=F.mse_loss)
     result = run_fit(ctx, om, model, X, y, lr=0.05, epochs=10, batch_size=16)
     losses, epoch_losses = result["losses"], result["epoch_losses"]
     ctx.curve("mini-batch loss (batch 16, lr 0.05)", losses)

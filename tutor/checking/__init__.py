@@ -13,10 +13,19 @@ A check script declares named checks in order:
 A check passes by returning and fails by raising (CheckFailed via `fail`/`expect_*`).
 Comparisons that name the matching classic mistake: `expect_match` (mistakes.py); a module
 beside its nn twin: `step_alongside`; an optimizer beside its torch.optim twin:
-`optimizer_alongside`; reference loops `fit`/`evaluate` (training.py); dtype and device rules
-(devices.py); `forbid` for "write it yourself"; statistical bounds (stats.py). Data: synthetic
+`optimizer_alongside` (a learner step()'s classic crashes explained: `explained_step`);
+reference loops `fit`/`evaluate` (training.py); dtype and device rules (devices.py); `forbid`
+for "write it yourself"; `first_overflow` names the op that turned finite inputs into inf/nan
+(overflow.py); statistical bounds (stats.py). Data: synthetic
 digits (digits.py); synthetic RGB shapes, a CIFAR-10 stand-in (shapes.py); the real 8×8 UCI digits, shipped (realdigits.py, data_files/); a pretrained
-digits CNN, shipped and SHA-256 checked (pretrained.py, weights/).
+digits CNN, shipped and SHA-256 checked (pretrained.py, weights/); padded seq2seq batches
+with PAD/SOS/EOS for reversal, sorting and copying (seqtasks.py: `from tutor.checking import seqtasks`);
+trained reversal encoder-decoders, GRU at H = 16/32/64 and with attention, shipped and SHA-256
+checked (seqmodels.py: `from tutor.checking.seqmodels import load_zoo`);
+a text corpus with planted topics and king/queen analogies, and cosine neighbour/analogy scores
+for word embeddings (corpus.py: `from tutor.checking.corpus import planted_corpus`);
+synthetic movie reviews with negation and "but" clauses, an IMDB stand-in, and a reader for the
+real aclImdb folders (reviews.py: `from tutor.checking.reviews import SyntheticReviews, IMDBFiles`).
 """
 
 from tutor.checking import data
@@ -40,6 +49,8 @@ from tutor.checking.gradients import expect_gradcheck, expect_gradient, numeric_
 from tutor.checking.messages import carries_numbers, failure_of, numbers_in
 from tutor.checking.mistakes import default_tolerance, describe_difference, expect_match, is_close, which_mistake
 from tutor.checking.optimizer_alongside import optimizer_alongside
+from tutor.checking.optimizer_errors import explained_step
+from tutor.checking.overflow import first_overflow
 from tutor.checking.registry import check
 from tutor.checking.stats import (
     binomial_bounds,
@@ -83,8 +94,10 @@ __all__ = [
     "expect_type",
     "expect_uniform",
     "expect_within_sigmas",
+    "explained_step",
     "fail",
     "failure_of",
+    "first_overflow",
     "fit",
     "float64_device",
     "forbid",
