@@ -16,6 +16,7 @@ Mutants live in `mutants/<slug>.yaml`, a list of::
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -29,6 +30,7 @@ from typing import Callable, Iterator
 from tutor import events
 from tutor.course import Course, CourseError, Lesson
 from tutor.course_yaml import Fields, read_yaml
+from tutor.forkserver import ForkServer
 from tutor.runner import VERDICT_PASSED, CheckResult, CheckRun, RunRequest, RunResult
 
 MUTANT_FIELDS = {"name", "file", "replace", "expect", "check"}
@@ -41,8 +43,25 @@ class Stopped(Exception):
     """verify was interrupted; no further run starts."""
 
 
+_FORK_SERVER: ForkServer | None = None
+_FORK_LOCK = threading.Lock()
+
+
+def _forked(device: str):
+    """A check process forked from the fork server (CPU runs), or None: then the run spawns its own."""
+    global _FORK_SERVER
+    if device != "cpu" or os.environ.get("DLTUTOR_NO_FORKSERVER"):
+        return None
+    with _FORK_LOCK:
+        if _FORK_SERVER is None:
+            _FORK_SERVER = ForkServer("cpu")
+            atexit.register(_FORK_SERVER.close)
+        server = _FORK_SERVER
+    return server.spawn()
+
+
 def _run(request: RunRequest) -> RunResult:
-    run = CheckRun(request)
+    run = CheckRun(request, _forked(request.device))
     with _ACTIVE_LOCK:
         if _STOPPING.is_set():
             raise Stopped("verify was interrupted")

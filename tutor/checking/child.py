@@ -231,6 +231,12 @@ def main() -> None:
         prepared = prepare(device_spec)  # a warm child is started ahead of time and waits here, ready
     except Exception:  # torch missing or broken: said after the request, on the events pipe
         prepared, failure = (None, ""), traceback.format_exc()
+    serve(prepared, device_spec, failure)
+
+
+def serve(prepared: tuple[Any, str], device_spec: str, failure: str = "") -> None:
+    """Read the request, run its checks, leave. A spawned child comes here from main(); a child
+    forked by the fork server (tutor.checking.zygote) comes here straight after the fork."""
     request = read_request()
     stream = events.TokenStream(
         os.fdopen(hide_descriptor(int(request.pop("events_fd"))), "w", buffering=1, encoding="utf-8"),
