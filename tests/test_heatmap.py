@@ -53,3 +53,9 @@ def test_a_check_sends_a_heatmap_that_the_result_keeps(tiny_course: Path, tmp_pa
     (heat,) = result.heatmaps
     assert heat["check"] == "draws attention" and heat["rows"] == ["a", "b", "c"]
     assert heat["cols"] == ["x", "y", "2"] and heat["values"][1] == [0.0, 1.0, 0.0]
+
+
+def test_two_character_labels_stay_apart():
+    cols = ["10", "11", "12", "13"]
+    out = lines({"name": "m", "values": [[0.0, 1.0, 0.5, 0.25]], "rows": ["r"], "cols": cols})
+    assert out[1].split() == cols and out[2] == "r    ███▒▒▒░░░"  # three characters a cell

@@ -17,6 +17,7 @@ from rich.text import Text
 SHADES = " ░▒▓█"
 MISSING = "?"  # a NaN or infinite value
 MAX_ROW_LABEL = 10
+MAX_CELL = 4  # characters a cell may take so that its column's label stands over it
 
 
 def _scale(values: list[list[Any]]) -> tuple[float, float]:
@@ -46,9 +47,13 @@ def heatmap_text(heatmap: dict[str, Any], width: int = 80) -> Text:
     low, high = _scale(values)
     label_w = min(MAX_ROW_LABEL, max((len(r) for r in rows), default=1))
     room = max(1, width - label_w - 1)
-    cell = 2 if 2 * n_cols <= room else 1
+    widest = max((len(c) for c in cols), default=1)
+    if widest <= MAX_CELL - 1 and (widest + 1) * n_cols <= room:
+        cell = max(2, widest + 1)  # every label over its column, a space between neighbours
+    else:
+        cell = 2 if 2 * n_cols <= room else 1
     shown = min(n_cols, room // cell)
-    use_labels = all(len(c) <= cell for c in cols[:shown])
+    use_labels = all(len(c) < cell or len(c) == cell == 1 for c in cols[:shown])
 
     text = Text()
     title = str(heatmap.get("name") or "heatmap")
