@@ -19,7 +19,7 @@ from tutor.runner import CheckRun, RunRequest
 @pytest.fixture(scope="module")
 def server():
     s = ForkServer("cpu")
-    assert s.start(), s.broken
+    assert s.wait_ready(), s.broken
     yield s
     s.close()
 
@@ -79,7 +79,7 @@ def test_timeout_kills_the_forked_group_and_setsid_descendants(server, tiny_cour
 
 def test_a_dead_server_gives_none_and_verify_spawns_instead(tiny_course: Path):
     s = ForkServer("cpu")
-    assert s.start()
+    assert s.wait_ready()
     os.kill(s._proc.pid, 9)
     s._proc.wait()
     deadline = time.monotonic() + 5
@@ -122,3 +122,13 @@ def test_no_state_crosses_from_one_forked_run_to_the_next(server, tmp_path: Path
         assert spawned is not None, server.broken
         result = CheckRun(RunRequest("tiny-day", script, source), spawned).run()
         assert result.verdict == "passed", (result.message, [c.message for c in result.checks])
+
+
+def test_a_server_not_ready_in_time_gives_none_without_breaking():
+    s = ForkServer("cpu")
+    assert s.spawn(wait=0.0) is None and not s.broken  # still importing torch: this run spawns its own
+    assert s.wait_ready()
+    spawned = s.spawn()
+    assert spawned is not None
+    spawned.discard()  # killed and reaped: no child is left waiting for a request
+    s.close()

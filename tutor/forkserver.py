@@ -27,7 +27,7 @@ from typing import IO
 from tutor.proctree import RUN_TAG, ProcessTracker
 from tutor.warm import Spawned
 
-READY_TIMEOUT_S = 120.0  # importing torch on a very busy machine
+READY_TIMEOUT_S = 60.0  # a run waits this long for the zygote's torch import, then spawns its own
 
 
 class ForkedProcess:
@@ -66,10 +66,11 @@ class ForkServer:
         self._answers: list[dict] = []
         self._exits: dict[int, int] = {}
         self._broken = ""
+        self._ready = False
 
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> bool:
-        """Start the zygote and wait until it has imported torch; False (and why in `broken`) if not."""
+        """Start the zygote (once; it imports torch in the background); False (why: `broken`) if it cannot."""
         from tutor.runner import child_env
 
         if self._sock is not None or self._broken:
@@ -89,12 +90,15 @@ class ForkServer:
             theirs.close()
         self._sock = ours
         threading.Thread(target=self._read, daemon=True, name="forkserver").start()
-        ready = self._answer(READY_TIMEOUT_S)
-        if ready is None or not ready.get("ready") or ready.get("error"):
-            self._broken = f"the fork server did not get ready: {ready}"
-            self.close()
-            return False
         return True
+
+    def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> bool:
+        """Wait until the zygote has imported torch; False when it is not ready in time (or broken)."""
+        if not self.start():
+            return False
+        with self._cond:
+            self._cond.wait_for(lambda: self._ready or bool(self._broken), timeout)
+            return self._ready and not self._broken
 
     def close(self) -> None:
         sock, self._sock = self._sock, None
@@ -129,6 +133,10 @@ class ForkServer:
             with self._cond:
                 if "exit" in message:
                     self._exits[int(message["exit"])] = int(message["code"])
+                elif "ready" in message:
+                    self._ready = not message.get("error")
+                    if message.get("error"):
+                        self._broken = f"the fork server cannot check on {self.device}: {message['error']}"
                 else:
                     self._answers.append(message)
                 self._cond.notify_all()
@@ -155,9 +163,10 @@ class ForkServer:
             self._cond.wait(timeout)
 
     # -- a check process ----------------------------------------------------------------
-    def spawn(self) -> Spawned | None:
-        """A forked check process, or None when the fork server cannot give one."""
-        if not self.start():
+    def spawn(self, wait: float = READY_TIMEOUT_S) -> Spawned | None:
+        """A forked check process, or None when the fork server cannot give one now (not ready within
+        `wait` seconds on a very busy machine: the caller spawns this run itself; or broken)."""
+        if not self.wait_ready(wait):
             return None
         stdin_r, stdin_w = os.pipe()
         out_r, out_w = os.pipe()
