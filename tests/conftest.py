@@ -1,7 +1,14 @@
-"""Shared fixtures: a temporary workspace, and a tiny course made on the fly."""
+"""The one test fixture course (made on the fly), a temporary workspace, and small helpers.
+
+The course: tiny-day and second-day (the same tiny exercise, mod.py with go() -> 42, two named
+checks: the first reports a metric and a loss curve, the second waits SLOW seconds when the
+learner's module sets SLOW), and unwritten-day, planned but not written, in a one-week track
+named 50-days (the default). The core's tests, the CLI's and the TUI's all use it.
+"""
 
 from __future__ import annotations
 
+import io
 import textwrap
 from pathlib import Path
 
@@ -36,7 +43,11 @@ concepts: [testing]
 key_learnings: [tests]
 body: |
   ## Idea
-  Return the answer.
+  Return the answer. This is the lesson body of {title}.
+
+  ```python
+  print("hello")
+  ```
 references:
   - {{kind: book, title: A book, authors: Someone, year: 2020}}
 exercise:
@@ -51,6 +62,8 @@ check:
 """
 
 CHECK = """\
+import time
+
 from tutor.checking import check, expect
 
 
@@ -65,11 +78,27 @@ def answer(ctx):
 
 @check("go() again", task="go")
 def again(ctx):
-    expect(ctx.load("mod").go() == 42, "not 42 the second time")
+    mod = ctx.load("mod")
+    expect(mod.go() == 42, "not 42 the second time")
+    time.sleep(float(getattr(mod, "SLOW", 0.0)))
 """
 
 STARTER = "def go():\n    raise NotImplementedError\n"
 SOLUTION = "def go():\n    return 42\n"
+
+
+def solution_text(slow: float = 0.0) -> str:
+    """A solution that prints, and (slow > 0) makes the second check wait `slow` seconds."""
+    return f"SLOW = {slow!r}\n\n\ndef go():\n    print('learner says: hello')\n    return 42\n"
+
+
+def plain(content: object, width: int = 100) -> str:
+    """A widget's content (Text, Table, Group…) as plain text, the way NO_COLOR shows it."""
+    from rich.console import Console
+
+    console = Console(width=width, file=io.StringIO(), color_system=None, record=True, legacy_windows=False)
+    console.print(content)
+    return console.export_text()
 
 
 def make_course(root: Path, timeout: float = 30) -> Path:

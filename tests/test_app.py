@@ -22,7 +22,7 @@ from tutor.app.dialogs.solution import SolutionDialog
 from tutor.app.screens.help import KEYS, HelpScreen
 from tutor.app.screens.main import MainScreen
 from tutor.app.screens.progress import ProgressScreen
-from tiny_course import make_tiny_course, plain, solution_text
+from conftest import make_course, plain, solution_text
 from tutor.app.widgets.check_panel import CheckPanel
 from tutor.app.widgets.course_tree import CourseTree
 from tutor.app.widgets.top_bar import TopBar
@@ -35,7 +35,7 @@ RUN_LIMIT = 90.0  # seconds: one check on a loaded 2-core machine
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory: pytest.TempPathFactory) -> Course:
-    return Course(make_tiny_course(tmp_path_factory.mktemp("course")))
+    return Course(make_course(tmp_path_factory.mktemp("course")))
 
 
 @pytest.fixture
@@ -86,10 +86,10 @@ async def run_to_end(pilot, app: DltutorApp) -> None:
                 "the check to finish")
 
 
-def write_solution(tutor: Tutor, day: str = "adding-numbers", slow: float = 0.0) -> Path:
+def write_solution(tutor: Tutor, day: str = "tiny-day", slow: float = 0.0) -> Path:
     lesson = tutor.course.lesson(day)
     path = tutor.exercise_path(lesson)
-    path.write_text(solution_text({"adding-numbers": 1, "batch-norm": 2}[day], slow), encoding="utf-8")
+    path.write_text(solution_text(slow), encoding="utf-8")
     return path
 
 
@@ -103,15 +103,15 @@ def record(tutor: Tutor, day: str, verdict: str, seconds: float = 12.0) -> None:
 
 # -- opening and navigating ---------------------------------------------------------------
 async def test_opens_on_first_day_not_passed(tutor: Tutor) -> None:
-    record(tutor, "adding-numbers", "passed")
+    record(tutor, "tiny-day", "passed")
     app = make_app(tutor, device="auto")
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        assert main(app).entry.key == "batch-norm"
-        assert "Batch Normalization" in text_of(app, "#lesson-head")
-        assert tree_label(app, "adding-numbers").startswith("✓")
-        assert tree_label(app, "batch-norm").startswith("·")
-        assert tree_label(app, "not-written-yet").startswith("–")  # not written: marked, not broken
+        assert main(app).entry.key == "second-day"
+        assert "Second day" in text_of(app, "#lesson-head")
+        assert tree_label(app, "tiny-day").startswith("✓")
+        assert tree_label(app, "second-day").startswith("·")
+        assert tree_label(app, "unwritten-day").startswith("–")  # not written: marked, not broken
         await until(pilot, lambda: "CPU, test" in app.main.query_one(TopBar).device, "the probed device", 10)
 
 
@@ -119,7 +119,7 @@ async def test_opens_on_requested_day_even_unwritten(tutor: Tutor) -> None:
     app = make_app(tutor, day="3")
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        assert main(app).entry.key == "not-written-yet"
+        assert main(app).entry.key == "unwritten-day"
         assert "not written yet" in text_of(app, "#lesson-head")
         await pilot.press("c")
         assert main(app).run is None
@@ -130,18 +130,18 @@ async def test_tree_navigation_changes_the_lesson(tutor: Tutor) -> None:
     app = make_app(tutor)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        assert main(app).entry.key == "adding-numbers"
-        assert "Adding Numbers" in text_of(app, "#lesson-head")
+        assert main(app).entry.key == "tiny-day"
+        assert "Tiny day" in text_of(app, "#lesson-head")
         tree = app.main.query_one(CourseTree)
         assert tree.has_focus
         await until(pilot, lambda: tree.cursor_node is not None and tree.cursor_node.data is not None,
-                    "the cursor on adding-numbers", 5)
+                    "the cursor on tiny-day", 5)
         await pilot.press("down", "enter")
-        assert main(app).entry.key == "batch-norm"
-        assert "Batch Normalization" in text_of(app, "#lesson-head")
-        assert "plusser.py" in text_of(app, "#lesson-tasks")
+        assert main(app).entry.key == "second-day"
+        assert "Second day" in text_of(app, "#lesson-head")
+        assert "mod.py" in text_of(app, "#lesson-tasks")
         await pilot.press("down", "enter")
-        assert main(app).entry.key == "not-written-yet"
+        assert main(app).entry.key == "unwritten-day"
         assert "not written yet" in text_of(app, "#lesson-head")
 
 
@@ -175,25 +175,25 @@ async def test_check_fails_on_the_starter_then_passes(tutor: Tutor) -> None:
         assert main(app).has_class("-show-check")  # at 80x24 the check pane comes forward
         await run_to_end(pilot, app)
         lines = text_of(app, "#check-lines")
-        assert "✗ add() adds two numbers" in lines
+        assert "✗ go() returns 42" in lines
         assert "not implemented yet" in lines
-        assert "FAILED" in verdict(app) and "0 of 3 checks passed" in verdict(app)
-        assert tree_label(app, "adding-numbers").startswith("✗")
-        assert tutor.store.attempts("adding-numbers")[0]["verdict"] == "failed"
+        assert "FAILED" in verdict(app) and "0 of 2 checks passed" in verdict(app)
+        assert tree_label(app, "tiny-day").startswith("✗")
+        assert tutor.store.attempts("tiny-day")[0]["verdict"] == "failed"
 
         write_solution(tutor)
         await pilot.press("c")
         await run_to_end(pilot, app)
         lines = text_of(app, "#check-lines")
-        assert "✓ add() adds two numbers" in lines and "✓ a loss curve goes down" in lines
+        assert "✓ go() returns 42" in lines and "✓ go() again" in lines
         assert "PASSED" in verdict(app)
-        assert tree_label(app, "adding-numbers").startswith("✓")
+        assert tree_label(app, "tiny-day").startswith("✓")
         panel = app.main.query_one(CheckPanel)
-        assert panel.curves["loss"] == [2.0, 1.5, 1.0, 0.7, 0.5, 0.4]
+        assert panel.curves["loss"] == [3.0, 2.0, 1.0]
         assert panel.query_one("#curve").display
-        assert "learner says: adding" in "\n".join(panel.query_one("#output").lines)
+        assert "learner says: hello" in "\n".join(panel.query_one("#output").lines)
         assert "✓" in text_of(app, "#lesson-tasks")  # the task's mark follows the last check
-        assert [a["verdict"] for a in tutor.store.attempts("adding-numbers")] == ["passed", "failed"]
+        assert [a["verdict"] for a in tutor.store.attempts("tiny-day")] == ["passed", "failed"]
 
 
 @pytest.mark.parametrize("key", ["x", "ctrl+c"])
@@ -207,15 +207,15 @@ async def test_cancel_stops_the_process_group_and_records_interrupted(tutor: Tut
         run = screen.run
         assert run is not None
         panel = screen.query_one(CheckPanel)
-        await until(pilot, lambda: any(o.name == "add() adds two numbers" for o in panel.state.outcomes), "the first check")
+        await until(pilot, lambda: any(o.name == "go() returns 42" for o in panel.state.outcomes), "the first check")
         await pilot.press(key)
         await until(pilot, lambda: screen.run is None, "the cancelled run to end", 20)
         assert "CANCELLED" in verdict(app)
         assert run._proc is not None and run._proc.poll() is not None
         with pytest.raises(ProcessLookupError):
             os.killpg(run._proc.pid, 0)
-        assert tutor.store.attempts("adding-numbers")[0]["verdict"] == "interrupted"
-        assert tree_label(app, "adding-numbers").startswith("·")  # interrupted is not failing
+        assert tutor.store.attempts("tiny-day")[0]["verdict"] == "interrupted"
+        assert tree_label(app, "tiny-day").startswith("·")  # interrupted is not failing
 
 
 async def test_watch_reruns_on_save_and_coalesces_saves_during_a_run(tutor: Tutor) -> None:
@@ -229,7 +229,7 @@ async def test_watch_reruns_on_save_and_coalesces_saves_during_a_run(tutor: Tuto
         await until(pilot, lambda: screen.run is not None, "a run started by the save", 10)
         first = screen.run_id
         for n in range(3):  # three saves while it runs (the child is still starting) -> one re-run after it
-            path.write_text(solution_text(1, slow=0.0) + f"\n# save {n}\n", encoding="utf-8")
+            path.write_text(solution_text(slow=0.0) + f"\n# save {n}\n", encoding="utf-8")
             await pilot.pause(0.3)
         assert screen.run_id == first and screen.run is not None
         await until(pilot, lambda: screen.run_id == first + 1, "the coalesced re-run")
@@ -248,17 +248,17 @@ async def test_hints_one_at_a_time_and_recorded(tutor: Tutor) -> None:
         await pilot.pause()
         await pilot.press("h")
         assert isinstance(app.screen, MessageDialog)
-        assert "Hint 1 of 2" in app.screen.title_text and "First hint for add." in app.screen.body
+        assert "Hint 1 of 2" in app.screen.title_text and "first hint" in app.screen.body
         await pilot.press("escape")
         assert isinstance(app.screen, MainScreen)
-        assert sum(tutor.store.hints_shown("adding-numbers").values()) == 1
+        assert sum(tutor.store.hints_shown("tiny-day").values()) == 1
         assert "Hints opened (1 of 2)" in text_of(app, "#lesson-tasks")
         await pilot.press("h")
         await pilot.press("enter")
         await pilot.press("h")
         assert "No more hints" in app.screen.title_text
         await pilot.press("escape")
-        assert sum(tutor.store.hints_shown("adding-numbers").values()) == 2
+        assert sum(tutor.store.hints_shown("tiny-day").values()) == 2
 
 
 async def test_solution_asks_first_until_passed(tutor: Tutor) -> None:
@@ -272,9 +272,9 @@ async def test_solution_asks_first_until_passed(tutor: Tutor) -> None:
         await pilot.press("s")
         await pilot.press("y")
         assert isinstance(app.screen, SolutionDialog)
-        assert "return a + b" in app.screen.files["adder.py"]
+        assert "return 42" in app.screen.files["mod.py"]
         await pilot.press("escape")
-        record(tutor, "adding-numbers", "passed")
+        record(tutor, "tiny-day", "passed")
         await pilot.press("s")
         assert isinstance(app.screen, SolutionDialog)  # after a pass: no question
         await pilot.press("escape")
@@ -287,22 +287,22 @@ async def test_reset_dialog_cancel_then_confirm(tutor: Tutor) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await pilot.press("r")
-        assert isinstance(app.screen, ConfirmDialog) and "Reset adding-numbers" in app.screen.title_text
+        assert isinstance(app.screen, ConfirmDialog) and "Reset tiny-day" in app.screen.title_text
         await pilot.press("n")
         assert path.read_text() == mine
         await pilot.press("r")
         await pilot.click("#yes")
         await pilot.pause()
         assert "NotImplementedError" in path.read_text()
-        backups = list((tutor.workspace.backups).glob("adding-numbers-*/adder.py"))
+        backups = list((tutor.workspace.backups).glob("tiny-day-*/mod.py"))
         assert len(backups) == 1 and backups[0].read_text() == mine
         await until(pilot, lambda: any("back to the starter" in n.message for n in app._notifications),
                     "the reset notice", 5)
 
 
 async def test_progress_screen(tutor: Tutor) -> None:
-    record(tutor, "adding-numbers", "passed")
-    record(tutor, "batch-norm", "failed")
+    record(tutor, "tiny-day", "passed")
+    record(tutor, "second-day", "failed")
     app = make_app(tutor)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
@@ -313,12 +313,12 @@ async def test_progress_screen(tutor: Tutor) -> None:
         assert "Week 1" in summary and "1/3" in summary
         table = app.screen.query_one("#progress-table")
         assert table.row_count == 2
-        assert "✓ passed" in str(table.get_row("adding-numbers")[2]) and "0.25 loss" in str(table.get_row("adding-numbers")[6])
+        assert "✓ passed" in str(table.get_row("tiny-day")[2]) and "0.25 loss" in str(table.get_row("tiny-day")[6])
         await pilot.press("escape")
         assert isinstance(app.screen, MainScreen)
         await pilot.press("p")
         await pilot.press("down", "enter")  # Enter on a row opens that day
-        assert isinstance(app.screen, MainScreen) and main(app).entry.key == "batch-norm"
+        assert isinstance(app.screen, MainScreen) and main(app).entry.key == "second-day"
 
 
 async def test_help_lists_every_key(tutor: Tutor) -> None:
@@ -340,14 +340,14 @@ async def test_command_palette_finds_a_day_by_words(tutor: Tutor) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await pilot.press("ctrl+p")
-        await pilot.press(*"batch norm")
+        await pilot.press(*"second day")
         from textual.command import CommandList
 
         commands = app.screen.query_one(CommandList)
         await until(pilot, lambda: commands.option_count > 0, "palette hits", 10)
-        assert "batch-norm" in str(commands.get_option_at_index(0).prompt)
+        assert "second-day" in str(commands.get_option_at_index(0).prompt)
         await pilot.press("down", "enter")
-        await until(pilot, lambda: main(app).entry.key == "batch-norm", "batch-norm to open", 5)
+        await until(pilot, lambda: main(app).entry.key == "second-day", "second-day to open", 5)
 
 
 # -- editor (mocked) ---------------------------------------------------------------------
@@ -359,7 +359,7 @@ async def test_edit_suspends_and_runs_a_terminal_editor(tutor: Tutor, monkeypatc
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await pilot.press("e")
-        assert calls and calls[0][-1] == str(tutor.exercise_path(tutor.course.lesson("adding-numbers")))
+        assert calls and calls[0][-1] == str(tutor.exercise_path(tutor.course.lesson("tiny-day")))
         assert isinstance(app.screen, MainScreen)
 
 
@@ -369,7 +369,7 @@ async def test_edit_where_suspend_is_impossible_says_the_path(tutor: Tutor) -> N
         await pilot.pause()
         await pilot.press("e")
         assert isinstance(app.screen, MessageDialog)
-        assert str(tutor.exercise_path(tutor.course.lesson("adding-numbers"))) in app.screen.body
+        assert str(tutor.exercise_path(tutor.course.lesson("tiny-day"))) in app.screen.body
 
 
 async def test_gui_editor_opens_without_blocking(tutor: Tutor, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -382,8 +382,8 @@ async def test_gui_editor_opens_without_blocking(tutor: Tutor, monkeypatch: pyte
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await pilot.press("e")
-        assert started == [["code", str(tutor.exercise_path(tutor.course.lesson("adding-numbers")))]]
-        assert any("adder.py" in n.message for n in app._notifications)
+        assert started == [["code", str(tutor.exercise_path(tutor.course.lesson("tiny-day")))]]
+        assert any("mod.py" in n.message for n in app._notifications)
 
 
 async def test_missing_editor_is_a_friendly_message(tutor: Tutor) -> None:

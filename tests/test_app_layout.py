@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Log
 
-from tiny_course import make_tiny_course, plain, solution_text
+from conftest import make_course, plain, solution_text
 from tutor.app.app import DltutorApp
 from tutor.app.screens.progress import ProgressScreen
 from tutor.app.widgets.check_panel import CheckPanel
@@ -65,7 +65,7 @@ async def test_progress_screen_opens_at_the_top_and_reaches_every_column(home: P
 
 
 async def test_notifications_sit_above_the_footer_not_over_the_panes(home: Path) -> None:
-    course = Course(make_tiny_course(home / "course"))
+    course = Course(make_course(home / "course"))
     app = make_app(Tutor(home / "dltutor", course=course))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
@@ -81,29 +81,29 @@ async def test_notifications_sit_above_the_footer_not_over_the_panes(home: Path)
 
 
 async def test_cancelled_run_names_the_check_that_was_running(home: Path) -> None:
-    course = Course(make_tiny_course(home / "course"))
+    course = Course(make_course(home / "course"))
     tutor = Tutor(home / "dltutor", course=course)
-    lesson = tutor.course.lesson("adding-numbers")
-    tutor.exercise_path(lesson).write_text(solution_text(1, 60.0), encoding="utf-8")
+    lesson = tutor.course.lesson("tiny-day")
+    tutor.exercise_path(lesson).write_text(solution_text(60.0), encoding="utf-8")
     app = make_app(tutor)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await pilot.press("c")
         panel = app.main.query_one(CheckPanel)
-        await until(pilot, lambda: any(o.name == "add() adds two numbers" for o in panel.state.outcomes), "the first check")
+        await until(pilot, lambda: any(o.name == "go() returns 42" for o in panel.state.outcomes), "the first check")
         await pilot.press("x")
         await until(pilot, lambda: app.main.run is None and not panel.running, "the cancelled run to end", 30)
         banner = plain(app.main.query_one("#verdict").content)
-        assert "CANCELLED" in banner and "during check 'add() works on floats'" in banner
+        assert "CANCELLED" in banner and "during check 'go() again'" in banner
 
 
 async def test_long_output_panel_says_what_was_not_kept(home: Path) -> None:
-    course = Course(make_tiny_course(home / "course"))
+    course = Course(make_course(home / "course"))
     app = make_app(Tutor(home / "dltutor", course=course))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         panel = app.main.query_one(CheckPanel)
-        panel.begin("adding-numbers")
+        panel.begin("tiny-day")
         panel.apply({"event": "output", "text": "first line\n"})
         panel.apply({"event": "output", "text": "last line\n", "tail": True, "dropped": 5_000_000,
                      "dropped_lines": 400_000})
@@ -115,12 +115,12 @@ async def test_long_output_panel_says_what_was_not_kept(home: Path) -> None:
 
 
 async def test_a_heatmap_from_the_check_is_drawn_in_the_check_pane_within_80_columns(home: Path) -> None:
-    course = Course(make_tiny_course(home / "course"))
+    course = Course(make_course(home / "course"))
     app = make_app(Tutor(home / "dltutor", course=course))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         panel = app.main.query_one(CheckPanel)
-        panel.begin("adding-numbers")
+        panel.begin("tiny-day")
         assert not panel.query_one("#heatmaps").display
         values = [[1.0 if j == 5 - i else 0.0 for j in range(6)] for i in range(6)]
         panel.apply({"event": "heatmap", "check": "c", "name": "attention", "values": values,

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tutor.app.app import DltutorApp
-from tiny_course import make_tiny_course
+from conftest import make_course
 from tutor.app.widgets.lesson_view import LessonView
 from tutor.app.widgets.top_bar import TopBar
 from tutor.course import Course
@@ -28,23 +28,20 @@ def tutor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Tutor:
     monkeypatch.setenv("DLTUTOR_HOME", str(tmp_path / "dltutor"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setattr("tutor.progress.socket.gethostname", lambda: "testhost")
-    course = Course(make_tiny_course(tmp_path / "course"))
+    course = Course(make_course(tmp_path / "course"))
     Tutor(tmp_path / "dltutor", course=course)  # first use copies the starters: no welcome toast later
     tutor = Tutor(tmp_path / "dltutor", course=course)
     now = time.time()
     tutor.store.record_attempt({
-        "day": "day01", "verdict": "failed", "passed": 1, "total": 3, "started": now - 12, "ended": now,
-        "device_name": "CPU, 2 threads", "message": "1 of 3 checks passed",
+        "day": "day01", "verdict": "failed", "passed": 1, "total": 2, "started": now - 12, "ended": now,
+        "device_name": "CPU, 2 threads", "message": "1 of 2 checks passed",
         "checks": [
-            {"name": "add() adds two numbers", "status": "passed", "message": "", "task": "add"},
-            {"name": "add() works on floats", "status": "failed", "task": "add",
-             "message": "add(0.5, 0.25) should be 0.75"},
-            {"name": "a loss curve goes down", "status": "not_implemented", "task": "add",
-             "message": "not implemented yet: add (adder.py:6)"},
+            {"name": "go() returns 42", "status": "passed", "message": "", "task": "go"},
+            {"name": "go() again", "status": "failed", "task": "go", "message": "not 42 the second time"},
         ],
         "metrics": [],
     })
-    tutor.store.record_attempt({"day": "day02", "verdict": "passed", "passed": 3, "total": 3,
+    tutor.store.record_attempt({"day": "day02", "verdict": "passed", "passed": 2, "total": 2,
                                 "started": now - 30, "ended": now, "device_name": "CPU, 2 threads",
                                 "checks": [], "metrics": [{"name": "accuracy", "value": 0.97}]})
     return tutor

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tiny_course import make_tiny_course, solution_text
+from conftest import make_course, solution_text
 
 TMUX = shutil.which("tmux")
 pytestmark = pytest.mark.skipif(TMUX is None, reason="tmux is not installed")
@@ -83,7 +83,7 @@ def attempts(workspace: Path) -> int:
 
 @pytest.fixture
 def pane(tmp_path: Path):
-    course = make_tiny_course(tmp_path / "course")
+    course = make_course(tmp_path / "course")
     editor = tmp_path / "fake_editor.py"
     editor.write_text(FAKE_EDITOR, encoding="utf-8")
     env = {
@@ -101,23 +101,23 @@ def pane(tmp_path: Path):
 
 def test_a_learner_session_at_80x24(pane) -> None:
     pane, workspace = pane
-    screen = pane.wait_for("Adding Numbers", "Objectives", "c Check", timeout=30)
-    assert "01 Adding Numbers" in screen and "– 03 Not Written Yet" in screen
+    screen = pane.wait_for("Tiny day", "Objectives", "c Check", timeout=30)
+    assert "01 Tiny day" in screen and "– 03 Unwritten day" in screen
     assert pane.flag("alternate_on") == "1"
 
     pane.keys("c")  # the starter fails, live
-    screen = pane.wait_for("FAILED", "✗ add() adds two numbers", "✗ 01 Adding Numbers")
-    assert "not implemented yet" in screen and "✗ 01 Adding Numbers" in screen
+    screen = pane.wait_for("FAILED", "✗ go() returns 42", "✗ 01 Tiny day")
+    assert "not implemented yet" in screen and "✗ 01 Tiny day" in screen
 
-    exercise = workspace / "adding-numbers" / "adder.py"
-    exercise.write_text(solution_text(1), encoding="utf-8")
+    exercise = workspace / "tiny-day" / "mod.py"
+    exercise.write_text(solution_text(), encoding="utf-8")
     pane.keys("c")  # the solution passes and the tree mark turns
-    screen = pane.wait_for("PASSED", "✓ a loss curve goes down", "✓ 01 Adding Numbers")
+    screen = pane.wait_for("PASSED", "✓ go() again", "✓ 01 Tiny day")
     assert attempts(workspace) == 2
 
     pane.keys("w")  # watch: a save re-runs the check
     pane.wait_for("◉ watching", timeout=10)
-    exercise.write_text(solution_text(1) + "\n# saved again\n", encoding="utf-8")
+    exercise.write_text(solution_text() + "\n# saved again\n", encoding="utf-8")
     deadline = time.monotonic() + LIMIT
     while attempts(workspace) < 3:
         assert time.monotonic() < deadline, pane.text()
