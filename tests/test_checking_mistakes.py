@@ -127,3 +127,15 @@ def test_expect_close_and_expect_metric_show_distinct_numbers():
 
     msg = message(expect_metric, Ctx(), "accuracy", 0.89996, 0.9)
     assert "accuracy is 0.89996; it should be at least 0.9" in msg
+
+
+def test_infinite_entries_are_counted_right():
+    """-inf expected where yours is 0 counts as off; matching -inf entries do not."""
+    from tutor.checking import describe_difference
+
+    inf = float("-inf")
+    expected = torch.tensor([[0.0, inf], [0.0, 0.0]])
+    text = describe_difference(torch.zeros(2, 2), expected)
+    assert "1 of 4 entries are off" in text and "at index (0, 1)" in text
+    text = describe_difference(torch.tensor([[0.0, inf], [1.0, 0.0]]), expected)
+    assert "1 of 4 entries are off" in text and "at index (1, 0)" in text

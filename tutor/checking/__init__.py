@@ -16,7 +16,8 @@ beside its nn twin: `step_alongside`; an optimizer beside its torch.optim twin:
 `optimizer_alongside` (a learner step()'s classic crashes explained: `explained_step`);
 reference loops `fit`/`evaluate` (training.py); dtype and device rules (devices.py); `forbid`
 for "write it yourself"; `first_overflow` names the op that turned finite inputs into inf/nan
-(overflow.py); statistical bounds (stats.py). Data: synthetic
+(overflow.py); statistical bounds (stats.py); causality by exact perturbation, naming the
+leaking position (causality.py: `from tutor.checking.causality import expect_causal`). Data: synthetic
 digits (digits.py); synthetic RGB shapes, a CIFAR-10 stand-in (shapes.py); the real 8×8 UCI digits, shipped (realdigits.py, data_files/); a pretrained
 digits CNN, shipped and SHA-256 checked (pretrained.py, weights/); padded seq2seq batches
 with PAD/SOS/EOS for reversal, sorting and copying (seqtasks.py: `from tutor.checking import seqtasks`);

@@ -142,12 +142,13 @@ def _difference(got: Any, expected: Any, atol: float | None, rtol: float | None)
     if a.size == 0:
         return path, f"both are empty, of shape {a.shape}", True
     diff = np.abs(a - b)
-    diff = np.where(np.isnan(a) & np.isnan(b), 0.0, np.where(np.isnan(diff), np.inf, diff))
+    same = (a == b) | (np.isnan(a) & np.isnan(b))  # equal infinities match too (inf - inf is nan)
+    diff = np.where(same, 0.0, np.where(np.isnan(diff), np.inf, diff))
     idx = np.unravel_index(int(np.argmax(diff)), diff.shape) if diff.ndim else ()
     ya, yb = distinct(a[idx], b[idx])
     if a.size == 1:
         return path, f"yours {ya}, expected {yb} (difference {number(diff[idx], 3)})", True
-    count = int((diff > atol + rtol * np.abs(b)).sum())
+    count = int((diff > atol + rtol * np.where(np.isfinite(b), np.abs(b), 0.0)).sum())
     return path, (f"max abs difference {number(diff[idx], 3)} at index {tuple(int(i) for i in idx)} "
                   f"(yours {ya}, expected {yb}); {count} of {a.size} entries are off"), True
 
