@@ -26,7 +26,11 @@ checked (seqmodels.py: `from tutor.checking.seqmodels import load_zoo`);
 a text corpus with planted topics and king/queen analogies, and cosine neighbour/analogy scores
 for word embeddings (corpus.py: `from tutor.checking.corpus import planted_corpus`);
 synthetic movie reviews with negation and "but" clauses, an IMDB stand-in, and a reader for the
-real aclImdb folders (reviews.py: `from tutor.checking.reviews import SyntheticReviews, IMDBFiles`).
+real aclImdb folders (reviews.py: `from tutor.checking.reviews import SyntheticReviews, IMDBFiles`);
+an order-2 Markov language with its exact entropy rate and a fitted bigram baseline, for language
+models (markov.py: `from tutor.checking.markov import MarkovLanguage, bigram_loss`);
+BERT's uncased tokenizer as a reference (basic tokenization, WordPiece) and the shipped tiny
+WordPiece vocabulary (wordpiece.py: `from tutor.checking.wordpiece import load_tiny_vocab, tokenize`).
 """
 
 from tutor.checking import data
