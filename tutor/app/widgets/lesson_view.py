@@ -75,16 +75,20 @@ class LessonView(VerticalScroll):
         """Render the Markdown body (after the head and tasks are on screen)."""
         if day != self.day:
             return  # the learner moved on before we got here
+        from textual.widget import MountError
         from textual.widgets import Markdown
 
         found = self.query("#lesson-body")
-        if found:
-            body = found.first(Markdown)
-            await body.update(text)
-        else:
-            body = Markdown(id="lesson-body")
-            await self.mount(body)
-            await body.update(text)
+        try:
+            if found:
+                body = found.first(Markdown)
+                await body.update(text)
+            else:
+                body = Markdown(id="lesson-body")
+                await self.mount(body)
+                await body.update(text)
+        except MountError:  # the app is closing while the body was being drawn: nothing to show it on
+            return
         if day == self.day:
             body.display = True
             self.body_day = day
