@@ -19,6 +19,7 @@ from torch import nn
 from tutor.checking import check, expect, expect_match, expect_type, fail, float64_device
 from tutor.checking import seqtasks as st
 from tutor.checking.formatting import number
+from tutor.checking.recurrent import expect_modules, run_batch_first
 
 F64 = torch.float64
 PAD, SOS, EOS = st.PAD, st.SOS, st.EOS
@@ -35,23 +36,6 @@ def rows(src_len):
     gen = torch.Generator().manual_seed(len(src_len))
     sym = torch.randint(st.SPECIALS, VOCAB, (len(src_len), max(src_len)), generator=gen)
     return sym.masked_fill(torch.arange(max(src_len)) >= lengths[:, None], PAD), lengths
-
-
-def run_gru(gru, x, h=None):
-    """gru on batch-first x whatever gru.batch_first says: (output (B, T, H), h_n)."""
-    if gru.batch_first:
-        return gru(x, h)
-    out, h_n = gru(x.transpose(0, 1), h)
-    return out.transpose(0, 1), h_n
-
-
-def expect_modules(obj, label, **kinds):
-    for name, kind in kinds.items():
-        got = getattr(obj, name, None)
-        prefix = "nn." if kind.__module__.startswith("torch.nn") else ""
-        found = f" has no attribute {name}" if got is None else f".{name} is {type(got).__name__}"
-        expect(isinstance(got, kind), f"{label}{found}; the exercise asks for "
-               f"self.{name} = {prefix}{kind.__name__}(...) (the check computes its reference from it)")
 
 
 def expect_state(h, B, H, label):
@@ -74,8 +58,8 @@ def pair(got, label, what):
 def encoder_reference(enc, src, src_len, read_padding=False):
     emb = enc.embedding(src)
     if read_padding:
-        return run_gru(enc.gru, emb)[1]
-    return torch.cat([run_gru(enc.gru, emb[i:i + 1, :n])[1] for i, n in enumerate(src_len.tolist())], dim=1)
+        return run_batch_first(enc.gru, emb)[1]
+    return torch.cat([run_batch_first(enc.gru, emb[i:i + 1, :n])[1] for i, n in enumerate(src_len.tolist())], dim=1)
 
 
 @check("Encoder: h_n (1, B, H) is the GRU's state after each row's last real token, not after the padding",
@@ -112,7 +96,7 @@ def encoder_state(ctx):
 def decoder_reference(dec, inputs, h, variant=""):
     """(log-softmax of the logits, h_n): logits are compared up to a constant per row, so raw logits and
     log-probabilities are both right."""
-    out, h_n = run_gru(dec.gru, dec.embedding(inputs), None if variant == "no_state" else h)
+    out, h_n = run_batch_first(dec.gru, dec.embedding(inputs), None if variant == "no_state" else h)
     logits = dec.out(out)
     if variant == "softmax":
         logits = logits.softmax(-1)

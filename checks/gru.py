@@ -21,6 +21,7 @@ from torch import nn
 
 from tutor.checking import check, expect, expect_match, expect_type, float64_device, forbid
 from tutor.checking.counts import as_count, expect_count, parameter_count
+from tutor.checking.recurrent import state_shape_mistakes
 
 F64 = torch.float64
 BANNED = (nn.GRU, nn.GRUCell, nn.LSTM, nn.LSTMCell, nn.RNN, "gru", "gru_cell")
@@ -115,14 +116,7 @@ def reference(x, h0, params, layers, batch_first, variant=""):
 def forward_mistakes(x, h0, params, layers, batch_first, want):
     table = CELL_TABLE + [(H0_REUSED, "h0_reused"), (H0_IGNORED, "h0_ignored"), (LAYOUT, "layout")]
     out = [(why, (lambda v=v: reference(x, h0, params, layers, batch_first, v))) for why, v in table]
-    out += [
-        (f"h_n has the wrong shape: nn.GRU returns it as (num_layers, B, H) = {tuple(want[1].shape)}, one final "
-         "state per layer, even for one layer (stack them)", (want[0], want[1][-1])),
-        ("h_n holds only the last layer's final state; it must hold every layer's: (num_layers, B, H)",
-         (want[0], want[1][-1:])),
-        ("h_n is the output of every time step; it is the final state of each layer, (num_layers, B, H)",
-         (want[0], want[0])),
-    ]
+    out += state_shape_mistakes(want, 'nn.GRU')
     return out
 
 

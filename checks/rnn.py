@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tutor.checking import check, data, expect, expect_match, expect_type, fail, float64_device, forbid
+from tutor.checking.recurrent import state_shape_mistakes
 
 F64 = torch.float64
 BANNED = (nn.RNN, nn.RNNCell, nn.LSTM, nn.GRU, "rnn_tanh", "rnn_tanh_cell", "rnn_relu", "rnn_relu_cell")
@@ -86,14 +87,7 @@ def forward_mistakes(x, h0, params, layers, batch_first, want):
     table = [(NO_BHH, "no_bhh"), (NO_BIH, "no_bih"), (NOT_TRANSPOSED, "no_T"), (HH_NOT_TRANSPOSED, "hh_no_T"),
              (NO_TANH, "no_tanh"), (RELU, "relu"), (H0_REUSED, "h0_reused"), (LAYOUT, "layout")]
     out = [(why, (lambda v=v: reference(x, h0, params, layers, batch_first, v))) for why, v in table]
-    out += [
-        (f"h_n has the wrong shape: it must be (num_layers, B, H) = {tuple(want[1].shape)}, one final state per "
-         "layer, even for one layer (stack them)", (want[0], want[1][-1])),
-        ("h_n holds only the last layer's final state; it must hold every layer's: (num_layers, B, H)",
-         (want[0], want[1][-1:])),
-        ("h_n is the output of every time step; it is the final state of each layer, (num_layers, B, H)",
-         (want[0], want[0])),
-    ]
+    out += state_shape_mistakes(want)
     return out
 
 

@@ -21,6 +21,7 @@ from torch import nn
 from tutor.checking import check, expect, expect_match, expect_type, fail, float64_device, forbid, is_close
 from tutor.checking import seqtasks as st
 from tutor.checking.formatting import number
+from tutor.checking.recurrent import expect_modules, run_batch_first
 
 F64 = torch.float64
 PAD, SOS, EOS = st.PAD, st.SOS, st.EOS
@@ -35,23 +36,6 @@ def rows(src_len, width=None):
     gen = torch.Generator().manual_seed(len(src_len))
     sym = torch.randint(st.SPECIALS, VOCAB, (len(src_len), width), generator=gen)
     return sym.masked_fill(torch.arange(width) >= lengths[:, None], PAD), lengths
-
-
-def run_gru(gru, x, h=None):
-    """gru on batch-first x whatever gru.batch_first says: (output (B, T, H), h_n)."""
-    if gru.batch_first:
-        return gru(x, h)
-    out, h_n = gru(x.transpose(0, 1), h)
-    return out.transpose(0, 1), h_n
-
-
-def expect_modules(obj, label, **kinds):
-    for name, kind in kinds.items():
-        got = getattr(obj, name, None)
-        prefix = "nn." if kind.__module__.startswith("torch.nn") else ""
-        found = f" has no attribute {name}" if got is None else f".{name} is {type(got).__name__}"
-        expect(isinstance(got, kind), f"{label}{found}; the exercise asks for "
-               f"self.{name} = {prefix}{kind.__name__}(...) (the check computes its reference from it)")
 
 
 def as_tuple(got, n, label, what):
@@ -110,7 +94,7 @@ def encoder_values(ctx):
         expect_shape_of(outputs, (5, 6, 7), f"{label}'s outputs", " = (B, S, H)")
         expect_shape_of(h_n, (1, 5, 7), f"{label}'s h_n", " = (1, B, H), as nn.GRU returns it")
         emb = enc.embedding(src)
-        per_row = [run_gru(enc.gru, emb[i:i + 1, :n]) for i, n in enumerate(src_len.tolist())]
+        per_row = [run_batch_first(enc.gru, emb[i:i + 1, :n]) for i, n in enumerate(src_len.tolist())]
         want_h = torch.cat([h for _, h in per_row], dim=1)
         real = (src != PAD)[..., None]
         want_out = torch.zeros_like(outputs)
@@ -121,7 +105,7 @@ def encoder_values(ctx):
         expect_match(f"{label}'s h_n", h_n, want_h, [
             ("h_n has read the padding: the GRU ran over every column, PADs included. Pack the batch "
              "(pack_padded_sequence(..., src_len.cpu(), batch_first=True, enforce_sorted=False))",
-             lambda: run_gru(enc.gru, emb)[1]),
+             lambda: run_batch_first(enc.gru, emb)[1]),
         ], against="the GRU run on each row alone")
 
 
@@ -215,7 +199,7 @@ def attention_values(ctx):
 def decoder_reference(dec, inputs, h, enc, mask, attention=True, variant=""):
     """(log-softmax of the logits, h_n[, weights]) computed from the learner's own modules."""
     emb = dec.embedding(inputs)
-    states, h_n = run_gru(dec.gru, emb, None if variant == "no_state" else h)
+    states, h_n = run_batch_first(dec.gru, emb, None if variant == "no_state" else h)
     query = {"query_emb": emb, "query_prev": torch.cat([h.transpose(0, 1), states[:, :-1]], dim=1)}.get(variant, states)
     if attention or variant == "context_on":
         context, weights = dec.attention(query, enc, torch.ones_like(mask) if variant == "no_mask" else mask)
