@@ -30,7 +30,11 @@ real aclImdb folders (reviews.py: `from tutor.checking.reviews import SyntheticR
 an order-2 Markov language with its exact entropy rate and a fitted bigram baseline, for language
 models (markov.py: `from tutor.checking.markov import MarkovLanguage, bigram_loss`);
 BERT's uncased tokenizer as a reference (basic tokenization, WordPiece) and the shipped tiny
-WordPiece vocabulary (wordpiece.py: `from tutor.checking.wordpiece import load_tiny_vocab, tokenize`).
+WordPiece vocabulary (wordpiece.py: `from tutor.checking.wordpiece import load_tiny_vocab, tokenize`);
+associative-recall episodes and a small GPT trained on them, shipped and SHA-256 checked, for
+in-context learning (recall.py: `from tutor.checking.recall import episodes, load_recall_gpt`);
+loss-versus-size points from a known power law, shipped and fresh (scalinglaw.py:
+`from tutor.checking.scalinglaw import load_scaling_points, power_law_points`).
 """
 
 from tutor.checking import data
