@@ -141,7 +141,8 @@ def _difference(got: Any, expected: Any, atol: float | None, rtol: float | None)
         return path, f"yours {_brief(a)}, expected {_brief(b)}", False
     if a.size == 0:
         return path, f"both are empty, of shape {a.shape}", True
-    diff = np.abs(a - b)
+    with np.errstate(invalid="ignore"):  # inf - inf is nan here; equal infinities are sorted out below
+        diff = np.abs(a - b)
     same = (a == b) | (np.isnan(a) & np.isnan(b))  # equal infinities match too (inf - inf is nan)
     diff = np.where(same, 0.0, np.where(np.isnan(diff), np.inf, diff))
     idx = np.unravel_index(int(np.argmax(diff)), diff.shape) if diff.ndim else ()
