@@ -20,6 +20,7 @@ from torch import nn
 
 from tutor.checking import check, expect, expect_match, expect_type, fail, float64_device, forbid, is_close
 from tutor.checking import seqtasks as st
+from tutor.checking.decoding import draw_by_name, spread_eos
 from tutor.checking.formatting import number
 from tutor.checking.recurrent import expect_modules, run_batch_first
 
@@ -351,19 +352,9 @@ def eos_spread_model(mod, dev, src, src_len, max_len):
     model = mod.Seq2SeqAttention(VOCAB, 8, 16)
     expect_modules(model, "Seq2SeqAttention(20, 8, 16)", encoder=mod.Encoder, decoder=mod.AttnDecoder)
     model = model.to(device=dev, dtype=F64).eval()
-    gen = torch.Generator().manual_seed(1)
-    for _, p in sorted(model.named_parameters(), key=lambda kv: kv[0]):
-        p.copy_(0.5 * torch.randn(p.shape, generator=gen, dtype=F64).to(dev))
-    bias = model.decoder.out.bias
-    base, best, best_score = bias[EOS].item(), bias[EOS].item(), -1
-    for shift in torch.linspace(-4.0, 4.0, 33).tolist():
-        bias[EOS] = base + shift
-        ends = greedy_reference(model, src, src_len, max_len, "no_stop")[0] == EOS
-        first = [int(r.nonzero()[0]) if r.any() else max_len for r in ends]
-        score = len(set(first) - {max_len}) + (max_len in first)
-        if score > best_score:
-            best, best_score = base + shift, score
-    bias[EOS] = best
+    draw_by_name(model)
+    decode = lambda: greedy_reference(model, src, src_len, max_len, "no_stop")[0]  # noqa: E731
+    spread_eos(model.decoder.out.bias, EOS, decode, max_len)
     return model
 
 
