@@ -143,3 +143,17 @@ def test_expect_gradient_judges_tiny_entries_by_absolute_error():
     expect_gradient(np.array([1.0, 3e-4, 0.5]), numeric, "db", atol=1e-3)  # ignored without tiny_tol
     with pytest.raises(CheckFailed, match=r"gradient db is wrong: at index \(1,\)"):
         expect_gradient(np.array([1.0, 3e-4, 0.5]), numeric, "db", atol=1e-3, tiny_tol=1e-8)
+
+
+def test_determinism_is_on_without_importing_inductor():
+    """configure() sets torch's deterministic flag without `import torch._inductor.config` (0.9 s of
+    every one-shot check); a warm child preloads it, and seed_everything sets inductor's flag then."""
+    import subprocess
+    import sys
+
+    code = ("import sys, torch; from tutor.checking import determinism; determinism.configure(); "
+            "assert torch.are_deterministic_algorithms_enabled() and torch.is_deterministic_algorithms_warn_only_enabled(); "
+            "assert 'torch._inductor.config' not in sys.modules, 'configure imported inductor'; "
+            "determinism.preload(); determinism.seed_everything(0); "
+            "import torch._inductor.config as c; assert c.deterministic")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -179,10 +179,17 @@ def check(
         usage_error("--timeout must be a positive number of seconds")
     if max_memory is not None and max_memory <= 0:
         usage_error("--max-memory must be a positive number of MiB")
-    tutor = open_tutor(workspace, track)
-    found = resolve_lesson(tutor, lesson)
+    from tutor.warm import spawn
+
+    early = spawn(device)  # it imports torch on the other core while we load the course and the lesson
+    try:
+        tutor = open_tutor(workspace, track)
+        found = resolve_lesson(tutor, lesson)
+    except BaseException:  # an unknown lesson, a bad track: the waiting process goes
+        early.discard()
+        raise
     raise typer.Exit(run_and_report(tutor, found, seed=seed, device=device, timeout=timeout, plot=plot,
-                                    as_json=as_json, max_memory_mib=max_memory))
+                                    as_json=as_json, max_memory_mib=max_memory, spawned=early))
 
 
 @app.command()

@@ -16,7 +16,7 @@ from tutor.progress import LESSON_NOT_STARTED, LESSON_PASSED, LessonProgress, Pr
 from tutor.runner import CheckRun, RunRequest, RunResult
 from tutor.schedule import Schedule, schedule
 from tutor.tracks import Entry, Outline, UnknownLesson
-from tutor.warm import WarmPool
+from tutor.warm import Spawned, WarmPool
 from tutor.workspace import open_workspace
 
 TRACK_KEY = "track"
@@ -212,8 +212,9 @@ class Tutor:
 
     # -- checks -----------------------------------------------------------------------
     def check_run(self, lesson: Lesson, seed: int = 0, device: str = "auto", timeout: float | None = None,
-                  source: Path | None = None, **options: Any) -> CheckRun:
-        """A CheckRun for the learner's files (or `source`); iterate its events, then `record` it."""
+                  source: Path | None = None, spawned: Spawned | None = None, **options: Any) -> CheckRun:
+        """A CheckRun for the learner's files (or `source`); iterate its events, then `record` it.
+        `spawned`: a check process the caller started early (else the warm one, else a new one)."""
         self.workspace.ensure_lesson(self.course, lesson)
         script = self.course.check_script(lesson)
         if not script.is_file():
@@ -223,7 +224,8 @@ class Tutor:
             source=source or self.workspace.lesson_dir(lesson), seed=seed, device=device,
             timeout=timeout or lesson.check.timeout, **options,
         )
-        spawned = self._warm.take(device) if self._warm is not None else None
+        if spawned is None and self._warm is not None:
+            spawned = self._warm.take(device)
         return CheckRun(request, spawned)
 
     def missing_files(self, lesson: Lesson) -> list[Path]:

@@ -54,8 +54,9 @@ class Spawned:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def spawn(device: str) -> Spawned:
-    """Start a check process for `device` ('auto', 'cpu', 'cuda:1', ...)."""
+def spawn(device: str, warm: bool = False) -> Spawned:
+    """Start a check process for `device` ('auto', 'cpu', 'cuda:1', ...); `warm`: it is started ahead
+    of time, so it also preloads what a first training check would wait for."""
     from tutor.runner import child_env
 
     read_fd, write_fd = os.pipe()
@@ -63,7 +64,8 @@ def spawn(device: str) -> Spawned:
     tag = secrets.token_hex(8)
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "tutor.checking.child", device], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            [sys.executable, "-m", "tutor.checking.child", device, *(["--warm"] if warm else [])],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, pass_fds=(write_fd,), start_new_session=True, env=child_env(tag), cwd=workdir,
         )
     except BaseException:
@@ -88,7 +90,7 @@ class WarmPool:
         """Have a process ready (a no-op when one is, or when the pool is off)."""
         with self._lock:
             if self.enabled and self._ready is None:
-                self._ready = spawn(self.device)
+                self._ready = spawn(self.device, warm=True)
 
     def take(self, device: str) -> Spawned | None:
         """The ready process for `device` (None when there is none fit to use); the next one starts now."""

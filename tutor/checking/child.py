@@ -105,13 +105,16 @@ def peak_mib() -> float:
     return max(own, kids) / scale
 
 
-def prepare(device_spec: str) -> tuple[Any, str]:
+def prepare(device_spec: str, warm: bool = False) -> tuple[Any, str]:
     """Before the request comes: import torch and the checking library, set determinism, pick the
-    device (CUDA initialised). A warm child does this while it waits. Returns (device, error)."""
+    device (CUDA initialised). A warm child does this while it waits, and (`warm`) also pays torch's
+    lazy imports (determinism.preload). Returns (device, error)."""
     from tutor.checking import determinism
     import tutor.checking  # noqa: F401 (the library every check script imports)
 
     determinism.configure()
+    if warm:
+        determinism.preload()
     try:
         device = determinism.pick_device(device_spec)
     except RuntimeError as exc:  # a device this machine lacks: a usage error, not an attempt
@@ -226,9 +229,10 @@ def run_checks(request: dict[str, Any], stream: events.TokenStream, prepared: tu
 
 def main() -> None:
     device_spec = sys.argv[1] if len(sys.argv) > 1 else "auto"  # not secret: the runner's device choice
+    warm = "--warm" in sys.argv[2:]  # started ahead of time (tutor.warm.WarmPool): time to preload
     failure = ""
     try:
-        prepared = prepare(device_spec)  # a warm child is started ahead of time and waits here, ready
+        prepared = prepare(device_spec, warm)  # a warm child is started ahead of time and waits here, ready
     except Exception:  # torch missing or broken: said after the request, on the events pipe
         prepared, failure = (None, ""), traceback.format_exc()
     serve(prepared, device_spec, failure)

@@ -67,7 +67,7 @@ def reap(sock: socket.socket) -> None:
 def main() -> None:
     device, fd = sys.argv[1], int(sys.argv[2])
     sock = socket.socket(fileno=fd)
-    prepared = child.prepare(device)
+    prepared = child.prepare(device, warm=True)
     send(sock, ready=True, error=prepared[1])
     while True:
         readable, _, _ = select.select([sock], [], [], 0.05)
