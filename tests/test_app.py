@@ -228,8 +228,8 @@ async def test_watch_reruns_on_save_and_coalesces_saves_during_a_run(tutor: Tuto
         path = write_solution(tutor, slow=1.0)
         await until(pilot, lambda: screen.run is not None, "a run started by the save", 10)
         first = screen.run_id
-        for n in range(3):  # three saves while it runs (the child is still starting) -> one re-run after it
-            path.write_text(solution_text(slow=0.0) + f"\n# save {n}\n", encoding="utf-8")
+        for n in range(3):  # three saves while it runs (each run lasts > 1 s: SLOW stays 1.0) -> one re-run after it
+            path.write_text(solution_text(slow=1.0) + f"\n# save {n}\n", encoding="utf-8")
             await pilot.pause(0.3)
         assert screen.run_id == first and screen.run is not None
         await until(pilot, lambda: screen.run_id == first + 1, "the coalesced re-run")
