@@ -21,7 +21,7 @@ from torch import nn
 
 from tutor.checking import check, expect, expect_match, expect_type, float64_device, forbid
 from tutor.checking.counts import as_count, expect_count, parameter_count
-from tutor.checking.recurrent import state_shape_mistakes
+from tutor.checking.recurrent import expect_output_and_state, state_shape_mistakes
 
 F64 = torch.float64
 BANNED = (nn.GRU, nn.GRUCell, nn.LSTM, nn.LSTMCell, nn.RNN, "gru", "gru_cell")
@@ -131,11 +131,7 @@ def gru_params(gru: nn.Module) -> dict:
 def run_forward(mod, x, h0, params, layers, batch_first, label):
     with forbid(*BANNED, reason=REASON, caller="gru_forward()"):
         got = mod.gru_forward(x, h0, params, num_layers=layers, batch_first=batch_first)
-    expect(isinstance(got, (tuple, list)) and len(got) == 2,
-           f"{label} returned {type(got).__name__}; return the pair (output, h_n) like nn.GRU")
-    expect_type(got[0], torch.Tensor, f"{label}'s output")
-    expect_type(got[1], torch.Tensor, f"{label}'s h_n")
-    return tuple(got)
+    return expect_output_and_state(got, label, "nn.GRU")
 
 
 # --- task: cell ---------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tutor.checking import check, data, expect, expect_match, expect_type, fail, float64_device, forbid
-from tutor.checking.recurrent import state_shape_mistakes
+from tutor.checking.recurrent import expect_output_and_state, state_shape_mistakes
 
 F64 = torch.float64
 BANNED = (nn.RNN, nn.RNNCell, nn.LSTM, nn.GRU, "rnn_tanh", "rnn_tanh_cell", "rnn_relu", "rnn_relu_cell")
@@ -102,11 +102,7 @@ def rnn_params(rnn: nn.Module) -> dict:
 def run_forward(mod, x, h0, params, layers, batch_first, label):
     with forbid(*BANNED, reason=REASON, caller="rnn_forward()"):
         got = mod.rnn_forward(x, h0, params, num_layers=layers, batch_first=batch_first)
-    expect(isinstance(got, (tuple, list)) and len(got) == 2,
-           f"{label} returned {type(got).__name__}; return the pair (output, h_n) like nn.RNN")
-    expect_type(got[0], torch.Tensor, f"{label}'s output")
-    expect_type(got[1], torch.Tensor, f"{label}'s h_n")
-    return tuple(got)
+    return expect_output_and_state(got, label, "nn.RNN")
 
 
 # --- task: cell ---------------------------------------------------------------------------------

@@ -35,3 +35,13 @@ def test_state_shape_mistakes_are_the_three_classic_ones():
     table = state_shape_mistakes((out, h_n), "nn.GRU")
     assert [got[1].shape for _, got in table] == [(2, 4), (1, 2, 4), (5, 2, 4)]
     assert "nn.GRU returns it as (num_layers, B, H) = (3, 2, 4)" in table[0][0]
+
+
+def test_expect_output_and_state_wants_a_pair_of_tensors():
+    from tutor.checking.recurrent import expect_output_and_state
+
+    pair = (torch.zeros(2), torch.zeros(1))
+    assert failure_of(expect_output_and_state, pair, "gru_forward()", "nn.GRU") is None
+    assert "return the pair (output, h_n) like nn.GRU" in failure_of(
+        expect_output_and_state, torch.zeros(2), "gru_forward()", "nn.GRU")
+    assert "gru_forward()'s h_n" in failure_of(expect_output_and_state, (torch.zeros(2), 3), "gru_forward()", "nn.GRU")

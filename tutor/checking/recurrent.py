@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tutor.checking.expect import expect
+import torch
+
+from tutor.checking.expect import expect, expect_type
 
 
 def run_batch_first(rnn: Any, x: Any, h: Any = None) -> tuple[Any, Any]:
@@ -43,3 +45,12 @@ def state_shape_mistakes(want: tuple[Any, Any], module: str = "") -> list[tuple[
         ("h_n is the output of every time step; it is the final state of each layer, (num_layers, B, H)",
          (output, output)),
     ]
+
+
+def expect_output_and_state(got: Any, label: str, twin: str) -> tuple[Any, Any]:
+    """`got` is the pair (output, h_n) of tensors that `twin` ('nn.GRU') returns; returns it as a tuple."""
+    expect(isinstance(got, (tuple, list)) and len(got) == 2,
+           f"{label} returned {type(got).__name__}; return the pair (output, h_n) like {twin}")
+    expect_type(got[0], torch.Tensor, f"{label}'s output")
+    expect_type(got[1], torch.Tensor, f"{label}'s h_n")
+    return tuple(got)
